@@ -1,0 +1,312 @@
+"""Blocking byte transports with timeouts: the thin I/O under the sans-I/O core.
+
+A transport moves bytes and nothing else. Every read takes a timeout (a peer
+can stall), reads never ask for more than the caller's bound, and end of file
+is ``b""``. Implementations: a pair of file descriptors (stdio, pipes, a
+subprocess's stdin/stdout), a socket (TCP or Unix), and an in-memory pair for
+tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import socket
+import subprocess
+import threading
+import time
+from collections import deque
+from typing import Protocol
+
+from .errors import ConnectionClosed, PeerTimeout
+
+READ_SIZE = 256 * 1024
+"""Default bound on one read: what a peer can make us hold per read call."""
+
+SPIN_SECONDS = 100e-6
+"""How long a read retries without sleeping before it waits in ``poll``.
+
+A request/response conversation answers within tens of microseconds; going to
+sleep in ``poll`` and being woken by the peer's write costs a cross-CPU wakeup
+that, on small virtual machines, is slower than the whole round trip (measured
+in docs/BENCHMARKS.md). A short bounded spin keeps the fast case fast and
+costs at most this much CPU per idle wait.
+"""
+
+
+class Transport(Protocol):
+    """What the blocking server and client need from a byte stream."""
+
+    def read(self, max_bytes: int = READ_SIZE, timeout: float | None = None) -> bytes:
+        """Up to ``max_bytes`` bytes; ``b""`` at end of file; :class:`PeerTimeout` on stall."""
+        ...
+
+    def write(self, data: bytes, timeout: float | None = None) -> None:
+        """All of ``data``, or :class:`ConnectionClosed` / :class:`PeerTimeout`."""
+        ...
+
+    def close(self) -> None:
+        """Close both directions (idempotent)."""
+        ...
+
+
+def _poller(fd: int, for_write: bool) -> select.poll:
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT if for_write else select.POLLIN)
+    return poller
+
+
+def _wait(poller: select.poll, timeout: float | None, what: str) -> None:
+    ms = None if timeout is None else max(0, int(timeout * 1000))
+    if not poller.poll(ms):
+        raise PeerTimeout(f"peer did not {what} within {timeout} s")
+
+
+class FdTransport:
+    """A transport over a read fd and a write fd (stdio, pipes, a subprocess).
+
+    Both fds are switched to non-blocking mode (unless they are terminals) so
+    that a write to a peer that stopped reading times out instead of
+    blocking forever; the original flags are restored on :meth:`close`.
+    """
+
+    def __init__(self, read_fd: int, write_fd: int, *, close_fds: bool = True) -> None:
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+        self._close_fds = close_fds
+        self._closed = False
+        self._saved: dict[int, bool] = {}
+        for fd in {read_fd, write_fd}:
+            if not os.isatty(fd):
+                self._saved[fd] = os.get_blocking(fd)
+                os.set_blocking(fd, False)
+        self._read_poll = _poller(read_fd, False)
+        self._write_poll = _poller(write_fd, True)
+
+    @classmethod
+    def stdio(cls) -> FdTransport:
+        """Our stdin/stdout: the SSH forced-command model (``stdinserver``)."""
+        return cls(0, 1, close_fds=False)
+
+    def read(self, max_bytes: int = READ_SIZE, timeout: float | None = None) -> bytes:
+        spin_until = 0.0
+        while True:
+            try:
+                return os.read(self.read_fd, max_bytes)
+            except BlockingIOError:
+                now = time.perf_counter()
+                if not spin_until:
+                    spin_until = now + SPIN_SECONDS
+                if now < spin_until:
+                    continue
+                _wait(self._read_poll, timeout, "send anything")
+            except OSError as exc:
+                if exc.errno in (errno.ECONNRESET, errno.EBADF):
+                    return b""
+                raise
+
+    def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.write_fd, view)
+            except BlockingIOError:
+                _wait(self._write_poll, timeout, "read what we sent")
+                continue
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                raise ConnectionClosed(f"peer closed the connection: {exc.strerror}") from None
+            view = view[n:]
+
+    def close_write(self) -> None:
+        """Signal end of file to the peer while still reading."""
+        if self._close_fds and self.write_fd != self.read_fd:
+            with contextlib.suppress(OSError):
+                os.close(self.write_fd)
+            self.write_fd = -1
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for fd, blocking in self._saved.items():
+            with contextlib.suppress(OSError):
+                os.set_blocking(fd, blocking)
+        if self._close_fds:
+            for fd in {self.read_fd, self.write_fd}:
+                if fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+
+
+class SocketTransport:
+    """A transport over a connected stream socket (TCP or Unix)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._closed = False
+        sock.setblocking(False)
+        self._read_poll = _poller(sock.fileno(), False)
+        self._write_poll = _poller(sock.fileno(), True)
+
+    def read(self, max_bytes: int = READ_SIZE, timeout: float | None = None) -> bytes:
+        spin_until = 0.0
+        while True:
+            try:
+                return self.sock.recv(max_bytes)
+            except BlockingIOError:
+                now = time.perf_counter()
+                if not spin_until:
+                    spin_until = now + SPIN_SECONDS
+                if now < spin_until:
+                    continue
+                _wait(self._read_poll, timeout, "send anything")
+            except ConnectionResetError:
+                return b""
+
+    def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                n = self.sock.send(view)
+            except BlockingIOError:
+                _wait(self._write_poll, timeout, "read what we sent")
+                continue
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                raise ConnectionClosed(f"peer closed the connection: {exc.strerror}") from None
+            view = view[n:]
+
+    def close_write(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.close()
+
+
+def connect_socket(address: str, timeout: float | None = 10.0) -> SocketTransport:
+    """Connect to ``tcp://HOST:PORT`` or ``unix:PATH``."""
+    family, addr = parse_address(address)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(addr)
+    except OSError:
+        sock.close()
+        raise
+    if family == socket.AF_INET or family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return SocketTransport(sock)
+
+
+def parse_address(address: str) -> tuple[socket.AddressFamily, str | tuple[str, int]]:
+    """``tcp://HOST:PORT`` or ``unix:PATH`` → (family, sockaddr); ValueError otherwise."""
+    if address.startswith("unix:"):
+        path = address[5:]
+        if not path:
+            raise ValueError(f"empty Unix socket path in {address!r}")
+        return socket.AF_UNIX, path
+    if address.startswith("tcp://"):
+        hostport = address[6:]
+        host, sep, port = hostport.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"expected tcp://HOST:PORT, got {address!r}")
+        host = host.strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return family, (host, int(port))
+    raise ValueError(f"unknown address {address!r}: use tcp://HOST:PORT or unix:PATH")
+
+
+class SubprocessTransport(FdTransport):
+    """A transport over a child process's stdin/stdout (a CONNECT-CMD, a server)."""
+
+    def __init__(self, argv: list[str], *, env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._stdin = self.process.stdin
+        self._stdout = self.process.stdout
+        super().__init__(self._stdout.fileno(), self._stdin.fileno(), close_fds=False)
+
+    def close_write(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stdin.close()
+        self.write_fd = -1
+
+    def close(self) -> None:
+        super().close()
+        for f in (self._stdin, self._stdout):
+            with contextlib.suppress(OSError):
+                f.close()
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Close our ends and wait for the child; kill it if it overstays ``timeout``."""
+        self.close()
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+class _Pipe:
+    """One direction of an in-memory pair."""
+
+    def __init__(self) -> None:
+        self.chunks: deque[bytes] = deque()
+        self.closed = False
+        self.cond = threading.Condition()
+
+
+class MemoryTransport:
+    """One end of an in-memory connection (tests; threads on both ends)."""
+
+    def __init__(self, incoming: _Pipe, outgoing: _Pipe) -> None:
+        self._in = incoming
+        self._out = outgoing
+
+    def read(self, max_bytes: int = READ_SIZE, timeout: float | None = None) -> bytes:
+        pipe = self._in
+        with pipe.cond:
+            if not pipe.cond.wait_for(lambda: pipe.chunks or pipe.closed, timeout):
+                raise PeerTimeout(f"peer did not send anything within {timeout} s")
+            if not pipe.chunks:
+                return b""
+            head = pipe.chunks.popleft()
+            if len(head) > max_bytes:
+                pipe.chunks.appendleft(head[max_bytes:])
+                head = head[:max_bytes]
+            return head
+
+    def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
+        pipe = self._out
+        with pipe.cond:
+            if pipe.closed:
+                raise ConnectionClosed("peer closed the connection")
+            if data:
+                pipe.chunks.append(bytes(data))
+                pipe.cond.notify_all()
+
+    def close_write(self) -> None:
+        with self._out.cond:
+            self._out.closed = True
+            self._out.cond.notify_all()
+
+    def close(self) -> None:
+        self.close_write()
+        with self._in.cond:
+            self._in.closed = True
+            self._in.chunks.clear()
+            self._in.cond.notify_all()
+
+
+def memory_pair() -> tuple[MemoryTransport, MemoryTransport]:
+    """Two connected in-memory transports ``(a, b)``: what ``a`` writes ``b`` reads."""
+    ab, ba = _Pipe(), _Pipe()
+    return MemoryTransport(ba, ab), MemoryTransport(ab, ba)

@@ -1,0 +1,1 @@
+"""Fakes of the programs the reference implementation talks to (ZFS, dataset mappings)."""

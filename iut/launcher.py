@@ -1,0 +1,136 @@
+"""One call to start an implementation's server or client in a fresh sandbox.
+
+:func:`start_server` and :func:`start_client` combine the pieces of this package the way the
+contract prescribes (sandbox from fixture and profile, placeholders, environment, process
+group, stderr file) and return a :class:`Running` that owns all of them, so callers (replay,
+``golden check``, the conformance cases) cannot forget a step or leak a process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Literal
+
+from bytestreamrpc.transport import Transport
+
+from .connect import ConnectListener
+from .process import ExitStatus, IUTProcess, launch
+from .sandbox import FixtureCache, IUTError, Sandbox
+from .spec import IUTSpec, SpecError, render_command
+
+__all__ = ["DEFAULT_TIMEOUT", "Running", "start_client", "start_server"]
+
+DEFAULT_TIMEOUT = 10.0
+"""Seconds a process may take (per connection) when the description names no ``timeout``."""
+
+
+class Running:
+    """A started implementation process with its sandbox (and listener, for clients)."""
+
+    def __init__(
+        self,
+        spec: IUTSpec,
+        sandbox: Sandbox,
+        process: IUTProcess,
+        listener: ConnectListener | None = None,
+    ) -> None:
+        self.spec = spec
+        self.sandbox = sandbox
+        self.process = process
+        self.listener = listener
+        self.status: ExitStatus | None = None
+        self.stderr = ""
+
+    @property
+    def timeout(self) -> float:
+        return self.spec.timeout if self.spec.timeout is not None else DEFAULT_TIMEOUT
+
+    @property
+    def transport(self) -> Transport:
+        """The server's stdio (server processes only)."""
+        if self.process.transport is None:
+            raise IUTError("this process has no stdio transport (a client: use accept())")
+        return self.process.transport
+
+    def accept(self, timeout: float | None = None) -> Transport:
+        """The client's connection (client processes only); waits for it to connect."""
+        if self.listener is None:
+            raise IUTError("this process is a server: use .transport")
+        return self.listener.accept(self.timeout if timeout is None else timeout)
+
+    def close(self, timeout: float | None = None) -> ExitStatus:
+        """Close our ends, wait (killing after ``timeout``), keep stderr, remove the sandbox."""
+        if self.status is None:
+            try:
+                self.status = self.process.finish(self.timeout if timeout is None else timeout)
+                self.stderr = self.process.stderr_text()
+            finally:
+                if self.listener is not None:
+                    self.listener.close()
+                self.sandbox.close()
+        return self.status
+
+    def __enter__(self) -> Running:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def start_server(
+    spec: IUTSpec,
+    cache: FixtureCache,
+    *,
+    fixture: str | None = None,
+    profile: Mapping[str, object] | None = None,
+    identity: str | None = None,
+    keep: bool = False,
+) -> Running:
+    """Start ``spec.server`` on a fresh sandbox; talk to it through ``.transport``."""
+    sandbox = Sandbox(cache, fixture=fixture, profile=profile, identity=identity, keep=keep)
+    try:
+        argv = render_command(spec.server, sandbox.placeholders(), what=f"{spec.origin}: server")
+        env = sandbox.environment(spec.env)
+        process = launch(argv, env=env, cwd=sandbox.dir)
+    except (SpecError, IUTError, OSError):
+        sandbox.close()
+        raise
+    return Running(spec, sandbox, process)
+
+
+def start_client(
+    spec: IUTSpec,
+    role: Literal["pull", "push"],
+    cache: FixtureCache,
+    *,
+    fixture: str | None = None,
+    profile: Mapping[str, object] | None = None,
+    identity: str | None = None,
+    keep: bool = False,
+) -> Running:
+    """Start ``spec.pull`` / ``spec.push`` with ``{connect}`` leading back to us.
+
+    The caller then :meth:`Running.accept`-s the connection and plays the server on it.
+    """
+    template = spec.command(role)
+    sandbox = Sandbox(cache, fixture=fixture, profile=profile, identity=identity, keep=keep)
+    listener: ConnectListener | None = None
+    try:
+        listener = ConnectListener(sandbox.dir)
+        connect = listener.command()
+        values = sandbox.placeholders(connect)
+        argv = render_command(template, values, what=f"{spec.origin}: {role}")
+        env = sandbox.environment(spec.env, connect=connect)
+        process = launch(argv, env=env, cwd=sandbox.dir, stdio=False)
+    except (SpecError, IUTError, OSError):
+        if listener is not None:
+            listener.close()
+        sandbox.close()
+        raise
+    return Running(spec, sandbox, process, listener)
