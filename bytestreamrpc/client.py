@@ -13,7 +13,7 @@ the same connection until the server sends ``PullMe{Finished:true}``.
 from __future__ import annotations
 
 from .connection import Connection, Role, State
-from .constants import RequestType, ResponseType
+from .constants import ResponseType
 from .errors import LocalProtocolError, RemoteProtocolError, RequestFailed
 from .events import Request, Response, StreamData, StreamEnd
 from .interfaces import RPCHandler
@@ -189,7 +189,3 @@ class Client:
     def force_close(self) -> None:
         """Close without a Close request (§client.force-close)."""
         self.transport.close()
-
-    @property
-    def sent_request_type(self) -> RequestType | None:
-        return self.conn._sent_request_type

@@ -323,6 +323,7 @@ class Connection:
         try:
             header = self._decode(_decoder_for(RequestHeader), POINTER_RH, collected)
         except DecodeError as exc:
+            self._header = None
             return self._refuse(
                 None,
                 Outcome.HEADER_ERROR,
@@ -379,9 +380,9 @@ class Connection:
         self._pending_error = response
         self.outcomes.append((rtype, outcome))
         self.state = State.MUST_SEND_ERROR
-        raw_type = rtype if rtype is not None else (self._header.type if self._header else None)
-        if outcome is Outcome.HEADER_ERROR:
-            raw_type = None
+        raw_type = None
+        if outcome is not Outcome.HEADER_ERROR and self._header is not None:
+            raw_type = self._header.type  # the type as received, known or not
         return BadRequest(response=response, request_type=raw_type, peer_closed=peer_closed)
 
     def _read_response_header(self) -> Event | framing._NeedData | None:
@@ -465,10 +466,6 @@ class Connection:
         if isinstance(event, BadRequest):
             return self._send_response(Response(event.response))
         raise LocalProtocolError(f"cannot send {type(event).__name__}")
-
-    def send_error_for(self, bad: BadRequest) -> bytes:
-        """Bytes of the error response a :class:`BadRequest` calls for."""
-        return self._send_response(Response(bad.response))
 
     def _send_request(self, event: Request) -> bytes:
         if self.state is not State.IDLE:

@@ -255,7 +255,7 @@ def run_pull(
                     local,
                     False,
                     "failed",
-                    f"local parent dataset {missing} does not exist (it is not created)",
+                    f"aborting, don't know how to create fill-in dataset: {missing}",
                 )
             )
             failed_roots.append(comps)

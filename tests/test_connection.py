@@ -202,7 +202,7 @@ def test_truncated_header_after_complete_value_is_unwrapped_unexpected_eof() -> 
 
 def test_truncated_inside_value_is_wrapped_unexpected_eof() -> None:
     s = Connection(Role.SERVER)
-    s.receive_data(b"\x05\x00\x00\x00{\"Ty")
+    s.receive_data(b'\x05\x00\x00\x00{"Ty')
     s.receive_data(b"")
     ev = s.next_event()
     assert isinstance(ev, BadRequest)
@@ -219,9 +219,7 @@ def test_oversized_message_is_refused_without_buffering_it() -> None:
 
 def test_trailing_bytes_inside_stream_are_ignored() -> None:
     s = Connection(Role.SERVER)
-    (ev,) = pump(
-        chunked(b'{"Type":1,"Id":[]}garbage') + chunked(b'{"ClientVersion":1} {"x":'), s
-    )
+    (ev,) = pump(chunked(b'{"Type":1,"Id":[]}garbage') + chunked(b'{"ClientVersion":1} {"x":'), s)
     assert isinstance(ev, Request) and ev.body == ProtocolVersionRequest(1)
 
 

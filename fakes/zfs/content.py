@@ -26,7 +26,14 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Final
 
-__all__ = ["BLOCK_SIZE", "PayloadSpec", "base_block", "expected_block", "iter_payload"]
+__all__ = [
+    "BLOCK_SIZE",
+    "PayloadSpec",
+    "base_block",
+    "block_matches",
+    "expected_block",
+    "iter_payload",
+]
 
 #: Bytes per content block; also the unit of stream I/O.
 BLOCK_SIZE: Final = 1 << 20
@@ -64,9 +71,26 @@ def expected_block(spec: PayloadSpec, index: int) -> bytes:
     head = _COUNTER.pack(spec.to_guid, spec.from_guid, index)
     if size <= len(head):
         return head[:size]
-    if size == BLOCK_SIZE:
-        return head + base[len(head) :]
-    return head + base[len(head) : size]
+    # join() copies straight from the memoryview: one allocation per block, no temporaries.
+    return b"".join((head, memoryview(base)[len(head) : size]))
+
+
+def block_matches(spec: PayloadSpec, index: int, data: memoryview) -> bool:
+    """Whether ``data`` is exactly block ``index`` of the payload (compared in place).
+
+    Equivalent to ``data == expected_block(spec, index)`` without building the expected
+    block: the counter prefix is compared, then the rest with ``bytes.startswith`` (memcmp).
+    """
+    size = min(BLOCK_SIZE, spec.length - index * BLOCK_SIZE)
+    if len(data) != max(size, 0):
+        return False
+    head = _COUNTER.pack(spec.to_guid, spec.from_guid, index)
+    cut = min(size, len(head))
+    if bytes(data[:cut]) != head[:cut]:
+        return False
+    if size <= cut:
+        return True
+    return base_block(spec.to_guid, spec.from_guid).startswith(data[cut:], cut)
 
 
 def iter_payload(spec: PayloadSpec) -> Iterator[bytes]:

@@ -200,6 +200,9 @@ class FakeZfs:
                 conn.execute("COMMIT")
             finally:
                 conn.close()
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp made it 0600
             os.replace(tmp_name, target)
         except BaseException:
             with _suppress_os_error():
@@ -820,25 +823,11 @@ class FakeZfs:
         ``snapshots_when_named`` (default: ``types is None``) lists snapshots only when they
         are named as roots, which is what the real commands do without ``-t``.
         """
-        chosen = frozenset(types) if types is not None else DATASET_TYPES
-        snaps_when_named = types is None if snapshots_when_named is None else snapshots_when_named
-        if depth is not None:
-            recursive = True
-        if chosen in ({SNAPSHOT}, {BOOKMARK}) and roots and not recursive and depth is None:
-            recursive, depth = True, 1
         with self._read():
-            objects = query.collect_objects(
-                self._conn,
-                roots,
-                chosen,
-                recursive=recursive,
-                depth=depth,
-                snapshots_when_named=snaps_when_named,
-                errors=errors,
+            ordered, resolver = self._collect(
+                roots, types, recursive, depth, sort, literal, errors, snapshots_when_named
             )
-            resolver = PropertyResolver(self._conn, literal=literal)
-            ordered = query.sort_objects(objects, sort, resolver)
-            out: list[Listed] = []
+            out: builtins.list[Listed] = []
             for obj in ordered:
                 props = properties
                 if props is None:
@@ -848,6 +837,60 @@ class FakeZfs:
                 values = tuple((p, resolver.value(obj, p)) for p in props)
                 out.append(Listed(obj, values))
             return out
+
+    def list_text(
+        self,
+        roots: Sequence[str] = (),
+        *,
+        properties: Sequence[str],
+        types: Iterable[str] | None = None,
+        recursive: bool = False,
+        depth: int | None = None,
+        sort: Sequence[tuple[str, bool]] = (),
+        literal: bool = True,
+        errors: builtins.list[ZfsError] | None = None,
+    ) -> builtins.list[tuple[str, ...]]:
+        """Like :meth:`list` but only the displayed text of each value (``-`` when it does
+        not apply): the fast path behind ``zfs list`` output."""
+        with self._read():
+            ordered, resolver = self._collect(
+                roots, types, recursive, depth, sort, literal, errors, None
+            )
+            getters = [resolver.text_getter(p) for p in properties]
+            if len(getters) == 1:
+                only = getters[0]
+                return [(only(obj),) for obj in ordered]
+            return [tuple([get(obj) for get in getters]) for obj in ordered]
+
+    def _collect(
+        self,
+        roots: Sequence[str],
+        types: Iterable[str] | None,
+        recursive: bool,
+        depth: int | None,
+        sort: Sequence[tuple[str, bool]],
+        literal: bool,
+        errors: builtins.list[ZfsError] | None,
+        snapshots_when_named: bool | None,
+    ) -> tuple[builtins.list[ZfsObject], PropertyResolver]:
+        """Visit and order the objects of a listing (inside a read transaction)."""
+        chosen = frozenset(types) if types is not None else DATASET_TYPES
+        snaps_when_named = types is None if snapshots_when_named is None else snapshots_when_named
+        if depth is not None:
+            recursive = True
+        if chosen in ({SNAPSHOT}, {BOOKMARK}) and roots and not recursive:
+            recursive, depth = True, 1
+        objects = query.collect_objects(
+            self._conn,
+            roots,
+            chosen,
+            recursive=recursive,
+            depth=depth,
+            snapshots_when_named=snaps_when_named,
+            errors=errors,
+        )
+        resolver = PropertyResolver(self._conn, literal=literal)
+        return query.sort_objects(objects, sort, resolver), resolver
 
     @staticmethod
     def _user_prop_names(resolver: PropertyResolver, obj: ZfsObject) -> builtins.list[str]:

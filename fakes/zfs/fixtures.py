@@ -45,11 +45,12 @@ from __future__ import annotations
 
 import math
 import re
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from .names import (
     BOOKMARK,
@@ -63,10 +64,7 @@ from .names import (
 )
 from .numbers import NumberError, nicestrtonum
 from .properties import is_user_property, lookup_property
-from .store import derive_guid, guid_to_db
-
-if TYPE_CHECKING:
-    import sqlite3
+from .store import GuidDeriver, create_indexes, derive_guid, guid_from_db, guid_to_db
 
 __all__ = [
     "BookmarkSpec",
@@ -93,7 +91,7 @@ class FixtureError(ValueError):
     """A fixture is inconsistent; the message names the object and the problem."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PoolSpec:
     """A pool and its root filesystem."""
 
@@ -105,7 +103,7 @@ class PoolSpec:
     mounted: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DatasetSpec:
     """A filesystem or volume below a pool's root."""
 
@@ -121,7 +119,7 @@ class DatasetSpec:
     mounted: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SnapshotSpec:
     """A snapshot ``FS@NAME``."""
 
@@ -134,7 +132,7 @@ class SnapshotSpec:
     properties: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BookmarkSpec:
     """A bookmark ``FS#NAME`` made from ``source`` or with explicit GUID and createtxg."""
 
@@ -381,14 +379,21 @@ class _SyntheticSnapshots:
         if n == 0:
             return
         per, extra = divmod(self._count, n)
+        stamps = [
+            "@zrepl_"
+            + time.strftime("%Y%m%d_%H%M%S", time.gmtime(self._base_time + 600 * j))
+            + "_000"
+            for j in range(per + (1 if extra else 0))
+        ]
+        first_written = 1 << 20
+        later_written = 1 << 16
         for index, ds in enumerate(self._datasets):
             k = per + (1 if index < extra else 0)
             for j in range(k):
-                stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(self._base_time + 600 * j))
                 yield SnapshotSpec(
-                    name=f"{ds}@zrepl_{stamp}_000",
+                    ds + stamps[j],
                     referenced=1 << 20,
-                    written=(1 << 20) if j == 0 else 1 << 16,
+                    written=first_written if j == 0 else later_written,
                 )
 
 
@@ -439,7 +444,7 @@ def synthetic_fixture(
 
 # ---------------------------------------------------------------------------- install
 class _Ds:
-    __slots__ = ("id", "last_referenced", "last_txg", "name", "pool", "snaps", "type")
+    __slots__ = ("id", "last_referenced", "last_txg", "name", "pool", "type")
 
     def __init__(self, ds_id: int, name: str, dtype: str, pool: str) -> None:
         self.id = ds_id
@@ -448,7 +453,6 @@ class _Ds:
         self.pool = pool
         self.last_txg = 0
         self.last_referenced: int | None = None
-        self.snaps: dict[str, tuple[int, int, int, int]] = {}
 
 
 def _check_props(what: str, dtype: str, props: Mapping[str, str]) -> dict[str, str]:
@@ -479,7 +483,8 @@ def _check_name(name: str, types: frozenset[str], what: str) -> None:
 
 
 def install_fixture(conn: sqlite3.Connection, fixture: Fixture) -> None:
-    """Load ``fixture`` into an empty database (inside the caller's transaction)."""
+    """Load ``fixture`` into a database fresh from ``store.init_schema`` (no indexes yet;
+    this creates them after the bulk insert). Runs inside the caller's transaction."""
     seed = fixture.seed
     base = fixture.base_time
     next_txg: dict[str, int] = {}
@@ -595,52 +600,63 @@ def install_fixture(conn: sqlite3.Connection, fixture: Fixture) -> None:
         )
 
     snap_props: list[tuple[str, str, Mapping[str, str]]] = []
+    derive = GuidDeriver(seed)
+    insert_version = (
+        "INSERT INTO versions(dataset, kind, name, guid, createtxg, creation, referenced, "
+        "written) VALUES (?,?,?,?,?,?,?,?)"
+    )
 
     def snapshot_rows() -> Iterator[tuple[int, int, str, int, int, int, int, int]]:
+        # Hot loop (a million snapshots for benchmarks): keep per-item work minimal.
+        # Duplicate names are caught by the unique index created afterwards.
+        fast_short = _FAST_SHORT.fullmatch
+        shift = 1 << 63
         for spec in fixture.snapshots:
             name = spec.name
             fs, at, short = name.partition("@")
-            what = f"snapshot '{name}'"
-            if (
-                not at
-                or not _FAST_SHORT.fullmatch(short)
-                or short in (".", "..")
-                or len(name) > 255
-            ):
+            if not at or not fast_short(short) or short in (".", "..") or len(name) > 255:
+                what = f"snapshot '{name}'"
                 _check_name(name, frozenset({SNAPSHOT}), what)
                 raise FixtureError(f"fixture: {what}: invalid name")
             ds = datasets.get(fs)
             if ds is None:
-                raise FixtureError(f"fixture: {what}: dataset '{fs}' is not declared")
-            if short in ds.snaps:
-                raise FixtureError(f"fixture: {what}: declared twice")
-            txg = take_txg(ds.pool, spec.createtxg, what)
+                raise FixtureError(f"fixture: snapshot '{name}': dataset '{fs}' is not declared")
+            given = spec.createtxg
+            pool_next = next_txg[ds.pool]
+            if given is None:
+                txg = pool_next
+                next_txg[ds.pool] = pool_next + 1
+            else:
+                txg = take_txg(ds.pool, given, f"snapshot '{name}'")
             if txg <= ds.last_txg:
                 raise FixtureError(
-                    f"fixture: {what}: createtxg {txg} is not after the previous snapshot "
-                    f"of '{fs}' ({ds.last_txg})"
+                    f"fixture: snapshot '{name}': createtxg {txg} is not after the previous "
+                    f"snapshot of '{fs}' ({ds.last_txg})"
                 )
-            head = head_referenced[fs]
             referenced = spec.referenced
             if referenced is None:
+                head = head_referenced[fs]
                 referenced = head if head is not None else EMPTY_REFERENCED
             written = spec.written
             if written is None:
                 written = referenced if ds.last_txg == 0 else 0
-            guid = spec.guid if spec.guid is not None else derive_guid(seed, name)
+            guid = spec.guid if spec.guid is not None else derive(name)
             creation = spec.creation if spec.creation is not None else base + 60 * txg
             ds.last_txg = txg
             ds.last_referenced = referenced
-            ds.snaps[short] = (guid, txg, creation, referenced)
             if spec.properties:
                 snap_props.append((fs, short, spec.properties))
-            yield (ds.id, 0, short, guid_to_db(guid), txg, creation, referenced, written)
+            yield (ds.id, 0, short, guid - shift, txg, creation, referenced, written)
 
-    conn.executemany(
-        "INSERT INTO versions(dataset, kind, name, guid, createtxg, creation, referenced, "
-        "written) VALUES (?,?,?,?,?,?,?,?)",
-        snapshot_rows(),
-    )
+    conn.executemany(insert_version, snapshot_rows())
+    try:
+        create_indexes(conn)
+    except sqlite3.IntegrityError:
+        dup = conn.execute(
+            "SELECT d.name, v.name FROM versions v JOIN datasets d ON d.id = v.dataset "
+            "GROUP BY v.dataset, v.name HAVING COUNT(*) > 1 LIMIT 1"
+        ).fetchone()
+        raise FixtureError(f"fixture: snapshot '{dup[0]}@{dup[1]}': declared twice") from None
     for fs, short, props in snap_props:
         clean = _check_props(f"snapshot '{fs}@{short}'", SNAPSHOT, props)
         row = conn.execute(
@@ -671,11 +687,18 @@ def install_fixture(conn: sqlite3.Connection, fixture: Fixture) -> None:
             seen.add((ds.id, short))
             if spec.source is not None:
                 sfs, at, sshort = spec.source.partition("@")
-                if not at or sfs != fs or sshort not in ds.snaps:
+                row = None
+                if at and sfs == fs:
+                    row = conn.execute(
+                        "SELECT guid, createtxg, creation, referenced FROM versions "
+                        "WHERE dataset = ? AND kind = 0 AND name = ?",
+                        (ds.id, sshort),
+                    ).fetchone()
+                if row is None:
                     raise FixtureError(
                         f"fixture: {what}: source must be a declared snapshot of '{fs}'"
                     )
-                guid, txg, creation, referenced = ds.snaps[sshort]
+                guid, txg, creation, referenced = guid_from_db(row[0]), row[1], row[2], row[3]
             else:
                 if spec.guid is None or spec.createtxg is None:
                     raise FixtureError(f"fixture: {what}: give a source or guid and createtxg")
@@ -692,10 +715,7 @@ def install_fixture(conn: sqlite3.Connection, fixture: Fixture) -> None:
                 referenced = spec.referenced
             yield (ds.id, 1, short, guid_to_db(guid), txg, creation, referenced, 0)
 
-    conn.executemany(
-        "INSERT INTO versions(dataset, kind, name, guid, createtxg, creation, referenced, "
-        "written) VALUES (?,?,?,?,?,?,?,?)",
-        bookmark_rows(),
-    )
+    bookmarks = list(bookmark_rows())
+    conn.executemany(insert_version, bookmarks)
     for pool_name, txg in next_txg.items():
         conn.execute("UPDATE pools SET next_txg = ? WHERE name = ?", (txg, pool_name))

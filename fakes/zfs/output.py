@@ -42,48 +42,39 @@ class _Column:
 
 
 def format_list(
-    rows: Sequence[Listed], columns: Sequence[str], *, scripted: bool, literal: bool
+    rows: Sequence[Sequence[str]], columns: Sequence[str], *, scripted: bool, literal: bool
 ) -> str:
-    """The complete stdout of ``zfs list`` for ``rows`` (empty string when no rows)."""
+    """The complete stdout of ``zfs list`` for ``rows`` of cell texts (``""`` if no rows)."""
     if not rows:
         return ""
     if scripted:
-        out = []
-        for row in rows:
-            out.append("\t".join("-" if v is None else v.text for _p, v in row.values))
-        out.append("")
-        return "\n".join(out)
+        if len(columns) == 1:
+            return "\n".join([row[0] for row in rows]) + "\n"
+        return "\n".join(["\t".join(row) for row in rows]) + "\n"
     cols = [_Column(c) for c in columns]
     for index, col in enumerate(cols):
         if col.fixed and not literal:
             continue
-        for row in rows:
-            value = row.values[index][1]
-            if value is not None and len(value.text) > col.width:
-                col.width = len(value.text)
+        widest = max(len(row[index]) for row in rows)
+        # A value that does not apply ("-") never widens a column (zfs_prop_get failed).
+        if widest > col.width:
+            col.width = widest
     last = len(cols) - 1
-    lines = []
-    parts = []
-    for index, col in enumerate(cols):
-        if index == last and not col.right:
-            parts.append(col.header)
-        elif col.right:
-            parts.append(col.header.rjust(col.width))
-        else:
-            parts.append(col.header.ljust(col.width))
-    lines.append("  ".join(parts))
-    for row in rows:
+
+    def render(cells: Sequence[str]) -> str:
         parts = []
         for index, col in enumerate(cols):
-            value = row.values[index][1]
-            text = "-" if value is None else value.text
+            text = cells[index]
             if index == last and not col.right:
                 parts.append(text)
             elif col.right:
                 parts.append(text.rjust(col.width))
             else:
                 parts.append(text.ljust(col.width))
-        lines.append("  ".join(parts))
+        return "  ".join(parts)
+
+    lines = [render([col.header for col in cols])]
+    lines.extend(render(row) for row in rows)
     lines.append("")
     return "\n".join(lines)
 
