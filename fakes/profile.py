@@ -58,15 +58,24 @@ class Profile:
         )
 
 
+DEMO_TARGETS: dict[str, str] = {
+    "pool/data": "backup/zrepl/data",
+    "pool/data/home": "backup/zrepl/data/home",
+    "pool/data/db": "backup/zrepl/data/db",
+}
+"""Direct mappings that land the demo fixture's ``pool/data`` tree under its
+existing ``backup/zrepl`` (a glob would need a ``backup/zrepl/pool`` fill-in)."""
+
 DEFAULT_PROFILE = Profile(
     identity="conformance",
     pull_acl={"pool*": "pool"},
-    sinks={"conformance": {"*": "backup/sink"}},
-    pull_mapping={"pool*": "backup/pulled"},
-    push_filter={"pool*": "pool"},
+    sinks={"conformance": dict(DEMO_TARGETS)},
+    pull_mapping=dict(DEMO_TARGETS),
+    push_filter={"pool/data*": "pool"},
 )
 """What ``serve`` uses without ``--profile``: everything under ``pool`` may be
-pulled, and the client ``conformance`` may push into ``backup/sink``."""
+pulled, and the client ``conformance`` may push ``pool/data`` and its children
+into ``backup/zrepl/data`` of the demo fixture."""
 
 
 def _mapping(obj: Any, where: str) -> dict[str, str] | None:

@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Final, NoReturn, TextIO
+from typing import Final, NoReturn, TextIO, cast
 
 from fakes.zfs.engine import FakeZfs
 from fakes.zfs.errors import DatasetOpenError, StateError, ZfsError, ZfsUsageError
@@ -30,6 +30,7 @@ from fakes.zfs.getopt import Option, gnu_getopt
 from fakes.zfs.names import ALL_TYPES, BOOKMARK, FILESYSTEM, SNAPSHOT, VOLUME
 from fakes.zfs.numbers import NumberError, nicestrtonum, strtol_c
 from fakes.zfs.properties import is_user_property, lookup_property
+from fakes.zfs.stream import Readable
 from fakes.zfs.usage import command_usage, global_usage
 
 __all__ = ["main"]
@@ -94,18 +95,19 @@ class _Exit(Exception):
 
 
 class _Cli:
-    def __init__(self, stdout: TextIO, stderr: TextIO) -> None:
+    def __init__(self, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> None:
+        self.inp = stdin
         self.out = stdout
         self.err = stderr
         self._engine: FakeZfs | None = None
 
     # -- plumbing -----------------------------------------------------------------------
     def error(self, text: str) -> None:
-        self.err.write(text + "\n")
+        _write(self.err, text + "\n")
 
     def usage_exit(self, command: str | None, message: str | None = None) -> NoReturn:
         if message is not None:
-            self.err.write(message + "\n")
+            _write(self.err, message + "\n")
         self.err.write(command_usage(command) if command else global_usage())
         raise _Exit(2)
 
@@ -571,7 +573,7 @@ class _Cli:
         if len(parsed.operands) > 1:
             self.usage_exit("send", "too many arguments")
         target = parsed.operands[0]
-        if _isatty(1):
+        if _isatty(self.out):
             self.error(
                 "Error: Stream can not be written to a terminal.\n"
                 "You must redirect standard output."
@@ -587,9 +589,19 @@ class _Cli:
             fromname = target.split("@", 1)[0] + fromname
         stream = self.engine().send(target, fromname)
         self.out.flush()
-        fd = self.out.fileno()
-        _grow_pipe(fd)
+        fd = _fileno(self.out)
         try:
+            if fd is None:
+                # Not a real file (in-process use): write through its binary buffer.
+                binary = getattr(self.out, "buffer", None)
+                if binary is None:
+                    self.error("fake-zfs: standard output cannot take binary data")
+                    return 1
+                for chunk in stream:
+                    binary.write(chunk)
+                binary.flush()
+                return 0
+            _grow_pipe(fd)
             for chunk in stream:
                 view = memoryview(chunk)
                 while view:
@@ -623,20 +635,49 @@ class _Cli:
             self.usage_exit("receive", "missing snapshot argument")
         if len(parsed.operands) > 1:
             self.usage_exit("receive", "too many arguments")
-        if _isatty(0):
+        if _isatty(self.inp):
             self.error(
                 "Error: Backup stream can not be read from a terminal.\n"
                 "You must redirect standard input."
             )
             return 1
-        stdin = sys.stdin.buffer
-        raw = getattr(stdin, "raw", stdin)
-        _grow_pipe(0)
+        binary: object = getattr(self.inp, "buffer", self.inp)
+        raw = cast(Readable, getattr(binary, "raw", binary))
+        fd = _fileno(self.inp)
+        if fd is not None:
+            _grow_pipe(fd)
         self.engine().receive(parsed.operands[0], raw, force=force, nomount=nomount)
         return 0
 
 
-def _isatty(fd: int) -> bool:
+def _write(stream: TextIO, text: str) -> None:
+    """Write ``text``; arguments that were not valid UTF-8 go out as their original bytes
+    (like C's printf of argv), never as an encoding error."""
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        binary = getattr(stream, "buffer", None)
+        if binary is not None:
+            stream.flush()
+            binary.write(text.encode("utf-8", "surrogateescape"))
+            binary.flush()
+        else:
+            stream.write(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+
+
+def _fileno(stream: object) -> int | None:
+    """The OS file descriptor behind ``stream``, if it has one."""
+    try:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None
+    return fd if isinstance(fd, int) else None
+
+
+def _isatty(stream: object) -> bool:
+    fd = _fileno(stream)
+    if fd is None:
+        return False
     try:
         return os.isatty(fd)
     except OSError:
@@ -658,13 +699,15 @@ def _grow_pipe(fd: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fake-zfs`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    # A short-lived process creating ~10^5 small objects: the cyclic GC only costs time.
-    gc.disable()
-    is_send = bool(args) and args[0] == "send"
-    if not is_send and hasattr(signal, "SIGPIPE"):
-        # Like a C program: a closed output pipe ends us quietly (no Python traceback).
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    cli = _Cli(sys.stdout, sys.stderr)
+    if argv is None:
+        # Process entry point only (tests call main(argv) in-process and keep their setup).
+        # A short-lived process creating ~10^5 small objects: the cyclic GC only costs time.
+        gc.disable()
+        if hasattr(signal, "SIGPIPE") and not (args and args[0] == "send"):
+            # Like a C program: a closed output pipe ends us quietly (no traceback);
+            # send keeps SIGPIPE ignored to report "Broken pipe" as the real zfs does.
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    cli = _Cli(sys.stdin, sys.stdout, sys.stderr)
     import sqlite3
 
     try:
@@ -673,24 +716,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code
     except ZfsUsageError as exc:
         if exc.message:
-            sys.stderr.write(exc.message + ("\n" if exc.newline else ""))
+            _write(sys.stderr, exc.message + ("\n" if exc.newline else ""))
         sys.stderr.write(command_usage(exc.command) if exc.command else global_usage())
         return 2
     except ZfsError as exc:
-        sys.stderr.write(exc.message + "\n")
+        _write(sys.stderr, exc.message + "\n")
         return exc.exit_code
     except sqlite3.OperationalError as exc:
         state = os.environ.get(STATE_ENV, "")
-        sys.stderr.write(f"fake-zfs: state file '{state}' is not usable: {exc}\n")
+        _write(sys.stderr, f"fake-zfs: state file '{state}' is not usable: {exc}\n")
         return 1
     except sqlite3.DatabaseError as exc:
         state = os.environ.get(STATE_ENV, "")
-        sys.stderr.write(f"fake-zfs: state file '{state}' is corrupt: {exc}\n")
+        _write(sys.stderr, f"fake-zfs: state file '{state}' is corrupt: {exc}\n")
         return 1
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # pragma: no cover - a bug; still no traceback for users
-        sys.stderr.write(f"fake-zfs: internal error: {type(exc).__name__}: {exc}\n")
+        _write(sys.stderr, f"fake-zfs: internal error: {type(exc).__name__}: {exc}\n")
         return 1
     finally:
         with contextlib.suppress(Exception):

@@ -3,7 +3,7 @@
 A ``pull`` or ``push`` command reaches its server the way the original did, through a
 command (``ssh host`` with a forced ``stdinserver``). When the suite plays the server, it
 listens on a Unix socket in the sandbox (:class:`ConnectListener`) and gives the
-implementation ``python -m iut.connect unix:PATH`` as ``{connect}``: this module's
+implementation ``python .../iut/connect.py unix:PATH`` as ``{connect}``: this module's
 :func:`main` copies its stdin to the socket and the socket to its stdout, half-closing like a
 pipe (stdin EOF shuts down the socket's write side; the peer closing ends the command).
 """
@@ -28,8 +28,12 @@ _BLOCK = 256 * 1024
 
 
 def connect_command(address: str) -> list[str]:
-    """The ``{connect}`` argv reaching ``address`` (``unix:PATH`` or ``tcp://HOST:PORT``)."""
-    return [sys.executable, "-m", "iut.connect", address]
+    """The ``{connect}`` argv reaching ``address`` (``unix:PATH`` or ``tcp://HOST:PORT``).
+
+    This file is run as a script (not ``-m iut.connect``) so the command works from any
+    working directory whether or not this package is installed.
+    """
+    return [sys.executable, str(Path(__file__).resolve()), address]
 
 
 class ConnectListener:

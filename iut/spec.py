@@ -56,6 +56,8 @@ PLACEHOLDERS: Final = ("identity", "profile", "state", "connect")
 _COMMAND_KEYS: Final = ("server", "pull", "push")
 _KNOWN_KEYS: Final = frozenset({*_COMMAND_KEYS, "name", "env", "exclude", "expect_fail", "timeout"})
 
+_REFCLIENT: Final = str(Path(__file__).resolve().with_name("refclient.py"))
+
 REFERENCE_SERVER: Final[tuple[str, ...]] = (
     sys.executable,
     "-m",
@@ -71,22 +73,18 @@ REFERENCE_SERVER: Final[tuple[str, ...]] = (
 
 REFERENCE_PULL: Final[tuple[str, ...]] = (
     sys.executable,
-    "-m",
-    "zrepl_conformance",
+    _REFCLIENT,
     "pull",
-    "--profile",
     "{profile}",
     "--",
     "{connect}",
 )
-"""Our reference pull job (mapping from the profile's ``pull_mapping``)."""
+"""Our reference pull job (mapping: the profile's ``pull_mapping``; :mod:`iut.refclient`)."""
 
 REFERENCE_PUSH: Final[tuple[str, ...]] = (
     sys.executable,
-    "-m",
-    "zrepl_conformance",
+    _REFCLIENT,
     "push",
-    "--profile",
     "{profile}",
     "--",
     "{connect}",

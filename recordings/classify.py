@@ -250,7 +250,7 @@ class _StreamParser:
         self._reset()
         return d
 
-    def feed(self, data: bytes) -> list[_Done]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[_Done]:
         out: list[_Done] = []
         n = len(data)
         pos = 0
@@ -330,7 +330,9 @@ class Recorder:
         self._t0 = clock() if clock is not None else 0.0
         self.records: list[Record] = []
         self.crafted = False
-        """While true, completed client-to-server streams are marked ``crafted``."""
+        """While true, client-to-server bytes fed are hand-made: the streams they belong to
+        are marked ``crafted``."""
+        self._taint = False
 
     @classmethod
     def timed(cls, *, full: Collection[Direction] = ()) -> Recorder:
@@ -345,7 +347,10 @@ class Recorder:
             self.tracker.completed(d, done.kept, done.cut is not None)
         seq = self._seq[d]
         self._seq[d] = seq + 1
-        crafted = self.crafted and d == C2S
+        crafted = False
+        if d == C2S:
+            crafted = self._taint
+            self._taint = self.crafted  # the next stream starts with bytes of this feed
         if kind == "json":
             return StreamRecord(
                 dir=d,
@@ -374,13 +379,15 @@ class Recorder:
             t=self._now(),
         )
 
-    def feed(self, d: Direction, data: bytes) -> list[Record]:
+    def feed(self, d: Direction, data: bytes | bytearray | memoryview) -> list[Record]:
         """Bytes ``d`` carried; returns the records of the streams they completed."""
         parser = self._parsers[d]
         if parser.eof:
             raise ValueError(f"{d}: data after end of file")
         if not data:
             return self.eof(d)
+        if d == C2S and self.crafted:
+            self._taint = True
         out: list[Record] = [self._record(d, done) for done in parser.feed(data)]
         self.records.extend(out)
         return out

@@ -99,10 +99,8 @@ def main() -> int:
     p.add_argument("--size", type=int, default=100_000)
     p.add_argument("--fail-status", type=int, default=0)
     args = p.parse_args()
-    Server(StandInHandler(args.size), identity=args.identity, timeout=30).serve(
-        FdTransport.stdio()
-    )
-    return args.fail_status
+    Server(StandInHandler(args.size), identity=args.identity, timeout=30).serve(FdTransport.stdio())
+    return int(args.fail_status)
 
 
 if __name__ == "__main__":

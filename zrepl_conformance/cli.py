@@ -12,10 +12,29 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from . import __version__, cmd_frame, cmd_jobs, cmd_serve
+from . import (
+    __version__,
+    cmd_frame,
+    cmd_golden,
+    cmd_jobs,
+    cmd_list,
+    cmd_record,
+    cmd_replay,
+    cmd_run,
+    cmd_serve,
+)
 from .cli_errors import UsageError
 
-COMMANDS: tuple[ModuleType, ...] = (cmd_serve, cmd_jobs, cmd_frame)
+COMMANDS: tuple[ModuleType, ...] = (
+    cmd_serve,
+    cmd_jobs,
+    cmd_frame,
+    cmd_record,
+    cmd_replay,
+    cmd_golden,
+    cmd_run,
+    cmd_list,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -518,6 +518,7 @@ class FakeZfs:
                 # lzc_snapshot fails with EXDEV; libzfs words it like this.
                 raise ZfsError(
                     "cannot create snapshots : multiple snapshots of same fs not allowed"
+                    + ("\nno snapshots were created" if multiple else "")
                 )
             existing = [
                 snapname
@@ -645,14 +646,9 @@ class FakeZfs:
             is_pool_root = "/" not in ds.name
             for member in tree:
                 if is_pool_root and member.name == ds.name:
-                    self._conn.execute(
-                        "DELETE FROM version_props WHERE version IN "
-                        "(SELECT id FROM versions WHERE dataset = ? AND kind = 0)",
-                        (member.dataset_id,),
-                    )
-                    self._conn.execute(
-                        "DELETE FROM versions WHERE dataset = ? AND kind = 0", (member.dataset_id,)
-                    )
+                    # The pool's root dataset stays; only its snapshots go.
+                    for snap in query.load_versions(self._conn, member, (0,)):
+                        self._delete_snapshot(snap)
                     continue
                 self._delete_dataset(member.dataset_id)
             if not is_pool_root:
@@ -688,6 +684,7 @@ class FakeZfs:
         )
         conn.execute("DELETE FROM versions WHERE dataset = ?", (ds_id,))
         conn.execute("DELETE FROM dataset_props WHERE dataset = ?", (ds_id,))
+        conn.execute("DELETE FROM orphan_writes WHERE dataset = ?", (ds_id,))
         conn.execute("DELETE FROM datasets WHERE id = ?", (ds_id,))
 
     def _destroy_snapshots(self, fs: str, spec: str, recursive: bool) -> list[str]:
@@ -726,22 +723,12 @@ class FakeZfs:
         return sorted(chosen.values(), key=lambda s: s.createtxg)
 
     def _delete_snapshot(self, snap: ZfsObject) -> None:
-        """Remove a snapshot; its written bytes move to the next snapshot (or the head)."""
+        """Remove a snapshot; the bytes it recorded stay in the dataset's write history."""
         conn = self._conn
-        row = conn.execute(
-            "SELECT id FROM versions WHERE dataset = ? AND kind = 0 AND createtxg > ? "
-            "ORDER BY createtxg LIMIT 1",
-            (snap.dataset_id, snap.createtxg),
-        ).fetchone()
-        if row is not None:
-            conn.execute(
-                "UPDATE versions SET written = written + ? WHERE id = ?", (snap.written, row[0])
-            )
-        else:
-            conn.execute(
-                "UPDATE datasets SET written = written + ? WHERE id = ?",
-                (snap.written, snap.dataset_id),
-            )
+        conn.execute(
+            "INSERT INTO orphan_writes(dataset, txg, bytes) VALUES (?,?,?)",
+            (snap.dataset_id, snap.createtxg, snap.written),
+        )
         conn.execute("DELETE FROM version_props WHERE version = ?", (snap.version_id,))
         conn.execute("DELETE FROM versions WHERE id = ?", (snap.version_id,))
 
@@ -853,6 +840,9 @@ class FakeZfs:
         """Like :meth:`list` but only the displayed text of each value (``-`` when it does
         not apply): the fast path behind ``zfs list`` output."""
         with self._read():
+            fast = self._versions_text_fast(roots, properties, types, depth, sort)
+            if fast is not None:
+                return fast
             ordered, resolver = self._collect(
                 roots, types, recursive, depth, sort, literal, errors, None
             )
@@ -861,6 +851,63 @@ class FakeZfs:
                 only = getters[0]
                 return [(only(obj),) for obj in ordered]
             return [tuple([get(obj) for get in getters]) for obj in ordered]
+
+    def _versions_text_fast(
+        self,
+        roots: Sequence[str],
+        properties: Sequence[str],
+        types: Iterable[str] | None,
+        depth: int | None,
+        sort: Sequence[tuple[str, bool]],
+    ) -> builtins.list[tuple[str, ...]] | None:
+        """The replication hot path, straight from SQL: the snapshots/bookmarks of one
+        dataset (``-d 1 -t bookmark,snapshot FS``) sorted by createtxg or unsorted, showing
+        only name/guid/createtxg/type. ``None`` when the listing is not of that shape.
+
+        Within one dataset, ``zfs_compare`` orders snapshots by createtxg and puts
+        bookmarks (``fs#x`` > ``fs``) after them by name; with ``-s createtxg`` ties put the
+        snapshot first (``fs`` < ``fs#x``) then bookmarks by name. Both are plain ORDER BYs.
+        """
+        if len(roots) != 1 or depth != 1 or types is None:
+            return None
+        kinds = [k for k, t in ((0, SNAPSHOT), (1, BOOKMARK)) if t in set(types)]
+        if not kinds or not set(types) <= {SNAPSHOT, BOOKMARK}:
+            return None
+        names = [lookup_property(p) for p in properties]
+        cheap = {"name", "guid", "createtxg", "type"}
+        if not all(d is not None and d.name in cheap for d in names):
+            return None
+        if tuple(sort) == (("createtxg", False),):
+            order = "createtxg, kind, name"
+        elif not sort:
+            order = "kind, CASE WHEN kind = 0 THEN createtxg ELSE 0 END, name"
+        else:
+            return None
+        root = roots[0]
+        if "@" in root or "#" in root:
+            return None
+        ds = self._open(root, _FS_VOL)
+        kind_filter = "" if len(kinds) == 2 else f" AND kind = {kinds[0]}"
+        rows = self._conn.execute(
+            f"SELECT kind, name, guid, createtxg FROM versions WHERE dataset = ?{kind_filter} "
+            f"ORDER BY {order}",
+            (ds.dataset_id,),
+        ).fetchall()
+        prefix = (ds.name + "@", ds.name + "#")
+        type_names = (SNAPSHOT, BOOKMARK)
+        shift = 1 << 63
+        columns = []
+        for definition in names:
+            assert definition is not None
+            if definition.name == "name":
+                columns.append([prefix[k] + n for k, n, _g, _t in rows])
+            elif definition.name == "guid":
+                columns.append([str(g + shift) for _k, _n, g, _t in rows])
+            elif definition.name == "createtxg":
+                columns.append([str(t) for _k, _n, _g, t in rows])
+            else:
+                columns.append([type_names[k] for k, _n, _g, _t in rows])
+        return builtins.list(zip(*columns, strict=True)) if rows else []
 
     def _collect(
         self,
@@ -963,11 +1010,9 @@ class FakeZfs:
             if from_.startswith(("@", "#")):
                 from_ = target.dataset + from_
             source = self._send_source(target, from_, errbuf)
-            written = self._conn.execute(
-                "SELECT COALESCE(SUM(written), 0) FROM versions WHERE dataset = ? AND kind = 0 "
-                "AND createtxg > ? AND createtxg <= ?",
-                (target.dataset_id, source.createtxg, target.createtxg),
-            ).fetchone()[0]
+            written = query.written_between(
+                self._conn, target.dataset_id, source.createtxg, target.createtxg
+            )
             header = StreamHeader(
                 kind=KIND_INCREMENTAL,
                 dataset_type=ds.type,
@@ -1106,12 +1151,13 @@ class FakeZfs:
                 f"{errbuf}: most recent snapshot of {fs} does not\nmatch incremental source"
             )
         newer = snaps[match_index + 1 :]
+        from_txg = snaps[match_index].createtxg
         if force:
             # -F: roll back to the source, destroying newer snapshots and head changes.
-            return _ReceivePlan("incremental", ds, rollback=tuple(newer))
+            return _ReceivePlan("incremental", ds, rollback=tuple(newer), from_txg=from_txg)
         # Without -F the kernel refuses if anything changed since the source snapshot
         # (dsl_dataset_modified_since_snap); newer snapshots that changed nothing are kept.
-        if ds.written > 0 or any(snap.written > 0 for snap in newer):
+        if ds.written + query.written_between(self._conn, ds.dataset_id, from_txg, None) > 0:
             raise ZfsError(
                 f"{errbuf}: destination {fs} has been modified\nsince most recent snapshot"
             )
@@ -1144,6 +1190,7 @@ class FakeZfs:
             created = True
         elif plan.action == "overwrite":
             assert plan.dataset is not None
+            conn.execute("DELETE FROM orphan_writes WHERE dataset = ?", (plan.dataset.dataset_id,))
             conn.execute(
                 "UPDATE datasets SET type = ?, referenced = ?, written = 0, volsize = ?, "
                 "mounted = ? WHERE id = ?",
@@ -1160,6 +1207,12 @@ class FakeZfs:
             for snap in plan.rollback:
                 conn.execute("DELETE FROM version_props WHERE version = ?", (snap.version_id,))
                 conn.execute("DELETE FROM versions WHERE id = ?", (snap.version_id,))
+            if plan.rollback or plan.from_txg is not None:
+                # Rolled-back data is gone, not merely unsnapshotted.
+                conn.execute(
+                    "DELETE FROM orphan_writes WHERE dataset = ? AND txg > ?",
+                    (plan.dataset.dataset_id, plan.from_txg or 0),
+                )
             conn.execute(
                 "UPDATE datasets SET referenced = ?, written = 0 WHERE id = ?",
                 (header.referenced, plan.dataset.dataset_id),
@@ -1192,6 +1245,7 @@ class _ReceivePlan:
     dataset: ZfsObject | None
     rollback: tuple[ZfsObject, ...] = ()
     existing: ZfsObject | None = None
+    from_txg: int | None = None  # set for -F incrementals (rollback target)
 
 
 class _Txn:

@@ -40,6 +40,7 @@ __all__ = [
     "dataset_from_row",
     "open_object",
     "sort_objects",
+    "written_between",
 ]
 
 DATASET_COLUMNS: Final = (
@@ -175,6 +176,26 @@ def _versions_from_rows(rows: Iterable[Sequence[Any]], ds: ZfsObject) -> list[Zf
 
 def _version_from_row(row: Sequence[Any], ds: ZfsObject) -> ZfsObject:
     return _versions_from_rows((row,), ds)[0]
+
+
+def written_between(
+    conn: sqlite3.Connection, dataset_id: int, after_txg: int, upto_txg: int | None
+) -> int:
+    """Bytes written to a dataset in txgs ``(after_txg, upto_txg]`` (open-ended if ``None``).
+
+    Each snapshot records the bytes written since the snapshot before it; a destroyed
+    snapshot leaves its bytes behind in ``orphan_writes`` so that increments spanning it
+    (for example from a bookmark) keep their size — the data changed in those txgs whether
+    or not a snapshot still marks them.
+    """
+    upper = (1 << 62) if upto_txg is None else upto_txg
+    row = conn.execute(
+        "SELECT (SELECT COALESCE(SUM(written), 0) FROM versions WHERE dataset = ?1 AND kind = 0 "
+        "AND createtxg > ?2 AND createtxg <= ?3) + (SELECT COALESCE(SUM(bytes), 0) "
+        "FROM orphan_writes WHERE dataset = ?1 AND txg > ?2 AND txg <= ?3)",
+        (dataset_id, after_txg, upper),
+    ).fetchone()
+    return int(row[0])
 
 
 def load_dataset(conn: sqlite3.Connection, name: str) -> ZfsObject | None:
@@ -580,7 +601,7 @@ class PropertyResolver:
         if name == "referenced":
             return self._number(definition, obj.referenced)
         if name == "written":
-            return self._number(definition, obj.written)
+            return self._number(definition, self._written(obj))
         if name == "used":
             if obj.version_id is not None:
                 return self._number(definition, 0)
@@ -604,6 +625,21 @@ class PropertyResolver:
         if name == "mountpoint":
             return self._mountpoint(obj)
         return None
+
+    def _written(self, obj: ZfsObject) -> int:
+        """``written``: bytes since the previous (still existing) snapshot."""
+        if obj.version_id is None:
+            newest = self._conn.execute(
+                "SELECT COALESCE(MAX(createtxg), 0) FROM versions WHERE dataset = ? AND kind = 0",
+                (obj.dataset_id,),
+            ).fetchone()[0]
+            return obj.written + written_between(self._conn, obj.dataset_id, newest, None)
+        previous = self._conn.execute(
+            "SELECT COALESCE(MAX(createtxg), 0) FROM versions WHERE dataset = ? AND kind = 0 "
+            "AND createtxg < ?",
+            (obj.dataset_id, obj.createtxg),
+        ).fetchone()[0]
+        return written_between(self._conn, obj.dataset_id, previous, obj.createtxg)
 
     def _mountpoint(self, obj: ZfsObject) -> PropValue:
         props = self.dataset_props()

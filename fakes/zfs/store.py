@@ -72,6 +72,11 @@ CREATE TABLE versions(
     referenced INTEGER NOT NULL,
     written INTEGER NOT NULL        -- bytes written between the previous snapshot and this one
 );
+CREATE TABLE orphan_writes(
+    dataset INTEGER NOT NULL,
+    txg INTEGER NOT NULL,           -- createtxg of a destroyed snapshot
+    bytes INTEGER NOT NULL          -- the bytes it had written (still part of increments)
+);
 CREATE TABLE dataset_props(
     dataset INTEGER NOT NULL,
     name TEXT NOT NULL,
@@ -90,7 +95,9 @@ CREATE TABLE version_props(
 INDEXES: Final = (
     "CREATE INDEX datasets_by_parent ON datasets(parent)",
     "CREATE UNIQUE INDEX versions_by_name ON versions(dataset, kind, name)",
-    "CREATE INDEX versions_by_txg ON versions(dataset, createtxg)",
+    # Covering index for the hot listing (name, guid, createtxg by createtxg).
+    "CREATE INDEX versions_by_txg ON versions(dataset, createtxg, kind, name, guid)",
+    "CREATE INDEX orphan_writes_by_txg ON orphan_writes(dataset, txg)",
 )
 
 _SHIFT: Final = 1 << 63

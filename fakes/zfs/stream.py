@@ -183,24 +183,30 @@ class SendStream:
         yield END_MAGIC + _CRC.pack(crc)
 
     def read(self, size: int = -1, /) -> bytes:
-        """Up to ``size`` bytes (all remaining bytes when ``size`` < 0); ``b""`` at the end."""
+        """``size`` bytes (fewer only at the end; all remaining when ``size`` < 0).
+
+        Like a buffered binary file: short reads happen only at the end of the stream.
+        """
         if self._closed:
             raise ValueError("read from a closed send stream")
         if size is None or size < 0:
-            parts = [bytes(self._pending)]
+            rest = [bytes(self._pending)]
             self._pending = memoryview(b"")
-            parts.extend(self._iter())
-            return b"".join(parts)
-        if size == 0:
-            return b""
-        if not self._pending:
-            nxt = next(self._iter(), None)
-            if nxt is None:
-                return b""
-            self._pending = memoryview(nxt)
-        out = bytes(self._pending[:size])
-        self._pending = self._pending[size:]
-        return out
+            rest.extend(self._iter())
+            return b"".join(rest)
+        parts: list[bytes] = []
+        wanted = size
+        while wanted > 0:
+            if not self._pending:
+                nxt = next(self._iter(), None)
+                if nxt is None:
+                    break
+                self._pending = memoryview(nxt)
+            part = bytes(self._pending[:wanted])
+            self._pending = self._pending[wanted:]
+            parts.append(part)
+            wanted -= len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def readinto(self, buffer: bytearray | memoryview, /) -> int:
         """Fill ``buffer`` with up to ``len(buffer)`` bytes; 0 at the end."""
@@ -251,23 +257,30 @@ class StreamReader:
         self.bytes_read = 0
 
     def _fill(self, view: memoryview) -> int:
-        """Read until ``view`` is full or the source ends; return the bytes obtained."""
+        """Read until ``view`` is full or the source ends; return the bytes obtained.
+
+        A read error counts as the end of the stream (the caller then reports a short
+        read), as ``recv_read`` does for ``read(2)`` failures.
+        """
         got = 0
         total = len(view)
-        while got < total:
-            if self._readinto is not None:
-                n = self._readinto(view[got:])
-                if not n:
-                    break
-            else:
-                data = self._source.read(total - got)
-                if not data:
-                    break
-                n = len(data)
-                if n > total - got:
-                    raise StreamFormatError("failed to read from stream", "header")
-                view[got : got + n] = data
-            got += n
+        try:
+            while got < total:
+                if self._readinto is not None:
+                    n = self._readinto(view[got:])
+                    if not n:
+                        break
+                else:
+                    data = self._source.read(total - got)
+                    if not data:
+                        break
+                    n = len(data)
+                    if n > total - got:
+                        raise StreamFormatError("failed to read from stream", "header")
+                    view[got : got + n] = data
+                got += n
+        except OSError:
+            pass
         self.bytes_read += got
         return got
 

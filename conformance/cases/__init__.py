@@ -1,0 +1,1 @@
+"""The case families; each module registers its cases with :mod:`conformance.catalog`."""

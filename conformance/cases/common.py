@@ -1,0 +1,135 @@
+"""Building blocks the case families share: request bytes from fixture facts, the standard
+differential run, and checks of how a server process ended."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Final
+
+from bytestreamrpc.constants import RequestType
+
+from ..context import CaseContext
+from ..exchange import Exchange, Script
+from ..facts import FixtureFacts
+from ..judge import DEFAULT, Rules, compare
+from ..model import Level
+from ..setups import HIDDEN, VISIBLE
+from ..targets import ProcInfo
+from ..wire import go_json, request, version_obj
+
+RT = RequestType
+RID: Final = bytes(range(1, 17))
+"""A non-zero request id: success responses echo it (§msg.request-id), errors zero it."""
+PROBE_ID: Final = bytes([0xA5] * 16)
+PROBE: Final = request(RT.PROTOCOL_VERSION, b'{"ClientVersion":1}\n', PROBE_ID)
+"""A ProtocolVersion request appended to scripts: answered only if the server went on."""
+PV: Final = request(RT.PROTOCOL_VERSION, b'{"ClientVersion":1}\n', RID)
+CLOSE: Final = request(RT.CLOSE, b'{"Goodbye":""}\n', RID)
+FS: Final = request(RT.FILESYSTEM, b'{"Roots":null}\n', RID)
+
+
+def path_json(dataset: str) -> bytes:
+    return json.dumps(dataset.split("/")).replace(" ", "").encode()
+
+
+def fsv_body(dataset: str = VISIBLE) -> bytes:
+    return b'{"Filesystem":%s}\n' % path_json(dataset)
+
+
+def init_body(facts: FixtureFacts, dataset: str = VISIBLE, index: int = -1) -> bytes:
+    v = facts.snapshot(dataset, index)
+    return go_json({"Filesystem": dataset.split("/"), "FilesystemVersion": version_obj(v)})
+
+
+def incr_body(facts: FixtureFacts, dataset: str = VISIBLE, frm: int = 0, to: int = -1) -> bytes:
+    a, b = facts.snapshot(dataset, frm), facts.snapshot(dataset, to)
+    return go_json({"Filesystem": dataset.split("/"), "From": version_obj(a), "To": version_obj(b)})
+
+
+def hidden_init_body(facts: FixtureFacts) -> bytes:
+    return init_body(facts, HIDDEN, 0)
+
+
+def check_process(ctx: CaseContext, info: ProcInfo, ref: ProcInfo | None = None) -> None:
+    """A server process ends on its own, not by a signal; its exit status is noted."""
+    if info.kind == "signal":
+        ctx.must("the server process died from a signal (§server.handler-crash: MUST NOT crash)",
+                 "a normal exit", info.description)
+    elif info.kind == "timeout":
+        ctx.should("the server process did not exit after its connection ended",
+                   "exit", info.description)
+    elif ref is not None and info.returncode is not None and ref.returncode is not None:
+        if (info.returncode == 0) != (ref.returncode == 0):
+            ctx.note(f"exit status {info.returncode}; the original stdinserver exits "
+                     f"{ref.returncode} here (§server.loop)")
+
+
+def standard(
+    ctx: CaseContext,
+    script: Script,
+    rules: Rules = DEFAULT,
+    *,
+    close: bool = True,
+    quiet: float | None = None,
+    alternative: Callable[[CaseContext, Exchange, Exchange], bool] | None = None,
+) -> tuple[Exchange, Exchange]:
+    """Run ``script`` against the implementation and the reference; record the differences.
+
+    ``alternative`` may accept another answer the spec allows (it records a note saying
+    which it saw and returns True); otherwise the exchanges are compared with ``rules``.
+    """
+    got, info = ctx.exchange(script, close=close, quiet=quiet)
+    ref, ref_info = ctx.reference_exchange(script, close=close, quiet=quiet)
+    if alternative is None or not alternative(ctx, got, ref):
+        compare(ctx, got, ref, rules)
+    check_process(ctx, info, ref_info)
+    return got, ref
+
+
+def error5_or_close(what: str) -> Callable[[CaseContext, Exchange, Exchange], bool]:
+    """Accept E(5, any text) like the reference, or a close without any response like the
+    original's crash (§deviations.handler-crashes); both end the connection."""
+
+    def accept(ctx: CaseContext, got: Exchange, ref: Exchange) -> bool:
+        if not got.responses and got.closed and got.incomplete is None:
+            ctx.note(f"{what}: closed without a response (the original's behaviour)")
+            return True
+        if got.responses and got.responses[0].error_id == 5:
+            ctx.note(f"{what}: answered E(5, {got.responses[0].header.message!r})"  # type: ignore[union-attr]
+                     " (the reference's behaviour)")
+            compare(ctx, got, ref, Rules(text=Level.INFO))
+            return True
+        return False
+
+    return accept
+
+
+Shape = tuple[tuple[int, int], ...]
+
+
+def accept_shapes(shapes: dict[Shape, str]) -> Callable[[CaseContext, Exchange, Exchange], bool]:
+    """Accept an answer whose (ErrorId, ResponseType) sequence is one of ``shapes``, followed
+    by the end of the connection; the note says whose behaviour it is. Used where the spec
+    allows the original's and the reference's answers alike (§deviations)."""
+
+    def accept(ctx: CaseContext, got: Exchange, ref: Exchange) -> bool:
+        if not got.closed or got.incomplete is not None:
+            return False
+        if any(r.header is None for r in got.responses):
+            return False
+        shape = tuple((r.header.error_id, r.header.response_type)  # type: ignore[union-attr]
+                      for r in got.responses)
+        label = shapes.get(shape)
+        if label is None:
+            return False
+        texts = "; ".join(r.summary() for r in got.responses)
+        ctx.note(f"answered {texts or 'nothing'}: {label}")
+        return True
+
+    return accept
+
+
+def accept_error(ids: dict[int, str]) -> Callable[[CaseContext, Exchange, Exchange], bool]:
+    """One error response (any of ``ids``), then the end of the connection."""
+    return accept_shapes({((i, 0),): label for i, label in ids.items()})

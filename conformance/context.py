@@ -1,0 +1,194 @@
+"""The object a case function works with: sessions, the oracle, findings, the deadline.
+
+A case asks its :class:`CaseContext` to start the implementation (``start``), to run a
+client script against it (``exchange``) and the same script against our in-process reference
+(``reference_exchange``: the differential oracle on the same fixture, profile and identity),
+and records what differs as findings with a level. Every operation is bounded by the case's
+deadline; sessions the case did not finish are ended (and killed if need be) by the runner,
+which also collects their exit statuses and stderr.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .exchange import Exchange, Script, converse
+from .facts import FixtureFacts
+from .model import Case, Finding, Level, Setup
+from .setups import profile as named_profile
+from .targets import Command, ProcInfo, Session, StartSpec, Target
+from .wirelog import LoggedTransport, WireLog
+
+ORACLE_TIMEOUT = 20.0
+"""Seconds the in-process reference gets for one exchange (it needs milliseconds)."""
+
+
+class CaseError(Exception):
+    """The case cannot go on (the implementation did not connect, a session broke)."""
+
+
+class LiveSession:
+    """A started session with its wire log; ``transport`` is logged."""
+
+    def __init__(self, ctx: CaseContext, session: Session, label: str, log: WireLog) -> None:
+        self.ctx = ctx
+        self.session = session
+        self.label = label
+        self.log = log
+        self._transport: LoggedTransport | None = None
+        if session.command == "server":
+            self._transport = LoggedTransport(session.transport, log)
+
+    @property
+    def transport(self) -> LoggedTransport:
+        if self._transport is None:
+            raise CaseError("the implementation has not connected yet (call accept())")
+        return self._transport
+
+    def accept(self) -> LoggedTransport:
+        """Wait for a client session to connect (bounded by the deadline)."""
+        if self._transport is None:
+            try:
+                inner = self.session.accept(max(0.05, self.ctx.remaining()))
+            except Exception as exc:
+                raise CaseError(f"the implementation never connected: {exc}") from None
+            self._transport = LoggedTransport(inner, self.log)
+        return self._transport
+
+    def finish(self, grace: float | None = None) -> ProcInfo:
+        """End the process (waiting up to ``grace`` s, default: what the case has left)."""
+        if self.session.info is None:
+            wait = self.ctx.remaining() if grace is None else min(grace, self.ctx.remaining())
+            info = self.session.finish(max(wait, 0.2))
+            if info.kind == "timeout":
+                self.log.mark(f"{self.label}: killed ({info.description})")
+        return self.session.info  # type: ignore[return-value]
+
+    @property
+    def state(self) -> str:
+        """The session's fake ZFS state file (inspect only after :meth:`finish`)."""
+        return str(self.session.state)
+
+
+class CaseContext:
+    """Everything one run of one case needs and produces."""
+
+    def __init__(
+        self,
+        case: Case,
+        target: Target,
+        oracle: Target,
+        facts: Callable[[str], FixtureFacts],
+        timeout: float,
+    ) -> None:
+        self.case = case
+        self.target = target
+        self.oracle = oracle
+        self._facts = facts
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.findings: list[Finding] = []
+        self.notes: list[str] = []
+        self.sessions: list[LiveSession] = []
+        self._oracle_sessions: list[Session] = []
+
+    # ------------------------------------------------------------------ findings
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def finding(self, level: Level, what: str, expected: object = "", actual: object = "") -> None:
+        self.findings.append(Finding(level, what, str(expected), str(actual)))
+
+    def must(self, what: str, expected: object = "", actual: object = "") -> None:
+        self.finding(Level.MUST, what, expected, actual)
+
+    def should(self, what: str, expected: object = "", actual: object = "") -> None:
+        self.finding(Level.SHOULD, what, expected, actual)
+
+    def info(self, what: str, expected: object = "", actual: object = "") -> None:
+        self.finding(Level.INFO, what, expected, actual)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def check(self, ok: bool, level: Level, what: str, expected: object, actual: object) -> bool:
+        if not ok:
+            self.finding(level, what, expected, actual)
+        return ok
+
+    # ------------------------------------------------------------------ setup
+    def resolve(self, setup: Setup | None = None) -> StartSpec:
+        s = setup or self.case.setup
+        prof: dict[str, Any] = named_profile(s.profile)
+        identity = s.identity if s.identity is not None else str(prof.get("identity") or "")
+        return StartSpec(s.fixture, prof, identity)
+
+    @property
+    def facts(self) -> FixtureFacts:
+        return self._facts(self.case.setup.fixture)
+
+    def facts_for(self, fixture: str) -> FixtureFacts:
+        return self._facts(fixture)
+
+    # ------------------------------------------------------------------ sessions
+    def start(self, command: Command = "server", setup: Setup | None = None) -> LiveSession:
+        """Start the implementation's ``command`` (its wire log goes into the report)."""
+        session = self.target.start(command, self.resolve(setup))
+        live = LiveSession(self, session, f"connection {len(self.sessions) + 1}", WireLog())
+        self.sessions.append(live)
+        return live
+
+    def start_reference(self, command: Command = "server", setup: Setup | None = None) -> Session:
+        """Our reference in-process on the same setup (cleaned up by the runner)."""
+        session = self.oracle.start(command, self.resolve(setup))
+        self._oracle_sessions.append(session)
+        return session
+
+    def exchange(
+        self,
+        script: Script,
+        *,
+        close: bool = True,
+        quiet: float | None = None,
+        setup: Setup | None = None,
+    ) -> tuple[Exchange, ProcInfo]:
+        """Run ``script`` against a fresh server of the implementation; end the process."""
+        live = self.start("server", setup)
+        ex = converse(live.transport, script, self.deadline, close=close, quiet=quiet)
+        info = live.finish(1.0 if ex.closed else 0.3)
+        return ex, info
+
+    def reference_exchange(
+        self,
+        script: Script,
+        *,
+        close: bool = True,
+        quiet: float | None = None,
+        setup: Setup | None = None,
+    ) -> tuple[Exchange, ProcInfo]:
+        """The same against our reference, in-process: the expected answer."""
+        session = self.start_reference("server", setup)
+        log = WireLog()
+        deadline = time.monotonic() + ORACLE_TIMEOUT
+        ex = converse(LoggedTransport(session.transport, log), script, deadline, close=close,
+                      quiet=quiet)
+        info = session.finish(5.0)
+        return ex, info
+
+    # ------------------------------------------------------------------ end
+    def finish_all(self) -> list[ProcInfo]:
+        """End every session (the runner calls this); returns their statuses in order."""
+        out: list[ProcInfo] = []
+        for live in self.sessions:
+            out.append(live.finish(max(0.2, min(2.0, self.remaining()))))
+        for session in self._oracle_sessions:
+            session.finish(2.0)
+        return out
+
+    def cleanup(self) -> None:
+        for live in self.sessions:
+            live.session.cleanup()
+        for session in self._oracle_sessions:
+            session.cleanup()

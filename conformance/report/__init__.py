@@ -1,0 +1,1 @@
+"""Reports of a catalog run: console (progress, per-section table, failures), JSON, HTML."""

@@ -1,0 +1,118 @@
+"""``zrepl-conformance replay FILE``: replay one side of a transcript, compare the other.
+
+``--server-cmd CMD`` (or ``--iut FILE``, or by default our reference server) is started as
+the transcript header says (fixture, profile, identity) and gets the recorded client side;
+``--client-cmd CMD`` (or ``--iut FILE --role pull|push``) gets the recorded server side.
+Exit status: 0 identical at the chosen level, 1 a difference (the first differing record is
+printed with a unified diff), 2 the replay could not be carried out, 3 the implementation
+exited 89 (unimplemented).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .cli_errors import UsageError
+
+LEVELS = ("bytes", "messages", "semantic")
+EXIT_MISMATCH = 1
+EXIT_ERROR = 2
+EXIT_UNIMPLEMENTED = 3
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "replay",
+        help="replay a transcript against an implementation and compare",
+        description="Replay a recorded transcript (docs/RECORDINGS.md).",
+    )
+    p.add_argument("transcript", metavar="FILE")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--server-cmd", metavar="CMD", help="server to replay the client side to")
+    who.add_argument("--client-cmd", metavar="CMD", help="client to replay the server side to")
+    who.add_argument("--iut", metavar="FILE", help="implementation description (TOML)")
+    p.add_argument(
+        "--role",
+        choices=("server", "pull", "push"),
+        default="server",
+        help="with --iut: which of its commands to replay against (default server)",
+    )
+    p.add_argument("--level", choices=LEVELS, default="messages", help="default: messages")
+    p.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="leave this message field out of the comparison (repeatable), e.g. Message",
+    )
+    p.add_argument("--timeout", type=float, help="seconds to wait per expected record")
+    p.add_argument("--fixture", help="override the header's fixture")
+    p.add_argument("--identity", help="override the header's identity")
+    p.add_argument("--actual", metavar="FILE", help="write what happened as a transcript")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from iut import FixtureCache, IUTError, SpecError, load_spec, reference_spec
+    from iut.spec import spec_from_server_cmd
+    from recordings.compare import Level
+    from recordings.format import Header, read_transcript
+    from recordings.replay import client_spec_from_command, replay_client, replay_server
+
+    level = Level(args.level)
+    if args.ignore and level is Level.BYTES:
+        raise UsageError("--ignore applies to decoded messages; use --level messages or semantic")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    transcript = read_transcript(args.transcript)
+    try:
+        if args.client_cmd:
+            spec, role = client_spec_from_command(args.client_cmd), None
+        elif args.iut:
+            spec, role = load_spec(args.iut), args.role
+        elif args.server_cmd:
+            spec, role = spec_from_server_cmd(args.server_cmd), "server"
+        else:
+            spec, role = reference_spec(), "server"
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    common = {
+        "level": level,
+        "ignore": args.ignore,
+        "timeout": args.timeout,
+        "fixture": args.fixture,
+        "identity": args.identity,
+    }
+    with FixtureCache() as cache:
+        try:
+            if role == "server":
+                result = replay_server(transcript, spec, cache, **common)
+            else:
+                result = replay_client(
+                    transcript,
+                    spec,
+                    cache,
+                    role=role,
+                    **common,
+                )
+        except (IUTError, SpecError) as exc:
+            print(f"zrepl-conformance replay: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+    if args.actual:
+        result.transcript(Header(what="replay", title=f"replay of {args.transcript}")).save(
+            args.actual
+        )
+    print(result.summary(args.transcript))
+    if result.outcome == "pass":
+        return 0
+    if result.stderr.strip():
+        tail = result.stderr.strip().splitlines()[-20:]
+        print("implementation stderr (last lines):", *("  " + line for line in tail), sep="\n")
+    if result.status is not None and result.status.kind != "ok":
+        print(f"implementation {result.status.describe()}")
+    return {
+        "mismatch": EXIT_MISMATCH,
+        "error": EXIT_ERROR,
+        "unimplemented": EXIT_UNIMPLEMENTED,
+    }[result.outcome]

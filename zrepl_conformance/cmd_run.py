@@ -1,0 +1,103 @@
+"""``zrepl-conformance run``: the conformance catalog against an implementation.
+
+Without ``--iut`` / ``--server-cmd`` it runs against our own reference, started as
+subprocesses exactly like any other implementation (``serve --stdio``). The run is a pytest
+session driven by :mod:`conformance.pytest_plugin` in an empty temporary root (so no
+project configuration or test files are picked up); ``-n`` uses pytest-xdist, ``--junit``
+pytest's JUnit XML. Exit status: 0 when no case FAILs (with ``--strict``: and none is
+NON-STRICT), 1 otherwise, 2 on a usage error (bad description, unknown case id), 3 when the
+run itself broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+from .cli_errors import UsageError
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="run the conformance catalog against an implementation")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--iut", metavar="FILE", help="implementation description (TOML)")
+    which.add_argument("--server-cmd", metavar="CMD", help="shorthand: an IUT with only 'server'")
+    which.add_argument("--in-process", action="store_true",
+                       help="our reference in this process (tests the suite itself; fast)")
+    p.add_argument("--strict", action="store_true", help="NON-STRICT counts as failure")
+    p.add_argument("-k", metavar="EXPR", help="pytest -k expression over ids, levels, sections")
+    p.add_argument("--timeout", type=float, metavar="S", help="per-case timeout (default 10)")
+    p.add_argument("-n", metavar="WORKERS", help="parallel workers (pytest-xdist; 'auto')")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    p.add_argument("--json", metavar="FILE", help="write the JSON report")
+    p.add_argument("--html", metavar="FILE", help="write the self-contained HTML report")
+    p.add_argument("-v", "--verbose", action="store_true", help="one line per case")
+    p.set_defaults(run=run)
+
+
+def pytest_args(args: argparse.Namespace, root: Path, json_path: Path) -> list[str]:
+    """The pytest command line for ``args`` (exposed for tests)."""
+    ini = root / "pytest.ini"
+    ini.write_text("[pytest]\n", encoding="utf-8")
+    out = [
+        "-c", str(ini), "--rootdir", str(root),
+        "-p", "conformance.pytest_plugin", "-p", "no:terminal", "-p", "no:cacheprovider",
+        "--zrepl-console", "--zrepl-json", str(json_path),
+    ]
+    if args.iut:
+        out += ["--zrepl-iut", args.iut]
+    elif args.server_cmd:
+        out += ["--zrepl-server-cmd", args.server_cmd]
+    elif args.in_process:
+        out += ["--zrepl-in-process"]
+    else:
+        out += ["--zrepl-reference"]
+    if args.strict:
+        out.append("--zrepl-strict")
+    if args.timeout is not None:
+        if args.timeout <= 0:
+            raise UsageError("--timeout must be positive")
+        out += ["--zrepl-timeout", str(args.timeout)]
+    if args.k:
+        out += ["-k", args.k]
+    if args.n and args.n not in ("0", "1"):
+        try:
+            import xdist  # noqa: F401
+        except ImportError:
+            raise UsageError("-n needs pytest-xdist (pip install pytest-xdist)") from None
+        out += ["-n", args.n]
+    if args.junit:
+        out += ["--junitxml", args.junit, "-o", "junit_suite_name=zrepl-conformance"]
+    if args.html:
+        out += ["--zrepl-html", args.html]
+    if args.verbose:
+        out.append("--zrepl-verbose")
+    out.append(str(root))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import pytest
+
+    from conformance.model import Verdict
+    from conformance.report import jsonreport
+
+    root = Path(tempfile.mkdtemp(prefix="zrepl-conformance-run-"))
+    try:
+        json_path = root / "report.json"
+        code = pytest.main(pytest_args(args, root, json_path))
+        if code == pytest.ExitCode.USAGE_ERROR:
+            return 2
+        if not json_path.exists():
+            return 3 if code != pytest.ExitCode.NO_TESTS_COLLECTED else 1
+        results, _meta = jsonreport.read(json_path)
+        if args.json:
+            shutil.copyfile(json_path, args.json)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+        return 3
+    bad = {Verdict.FAIL, Verdict.NON_STRICT} if args.strict else {Verdict.FAIL}
+    return 1 if any(r.verdict in bad for r in results) else 0
