@@ -1,9 +1,20 @@
 """The ByteStreamRPC v1 conformance suite: a catalog of cases that judges any implementation.
 
-Layers: :mod:`.model` (cases, levels, verdicts), :mod:`.wire` and :mod:`.wirelog` (bytes
-taken apart and logged), :mod:`.targets` (the implementation under test, as processes via
-:mod:`iut` or our reference in-process), :mod:`.context` / :mod:`.exchange` / :mod:`.judge`
-(running a case and comparing with the reference), :mod:`.runner` (the contract around each
-case), :mod:`.catalog` and :mod:`.cases` (the cases), :mod:`.pytest_plugin` (running the
-catalog under pytest, ``pytest --zrepl-iut FILE``), :mod:`.report` (console, JSON, HTML).
+Layers, bottom up:
+
+* :mod:`.model` — cases, levels, findings, verdicts, results;
+* :mod:`.wire`, :mod:`.wirelog` — wire bytes taken apart without trusting them, and the
+  per-case wire log (rendered in the recordings' transcript format);
+* :mod:`.setups`, :mod:`.facts` — the profiles and fixtures cases use, and what a fixture
+  holds (names, GUIDs, the exact ``zfs send`` streams);
+* :mod:`.targets` — the implementation under test: processes started through :mod:`iut`, our
+  reference in-process, or forked from :mod:`.forkserver`; :mod:`.relay` is the ``{connect}``
+  command of client cases, :mod:`.refjob` our reference's pull/push as IUT commands;
+* :mod:`.context`, :mod:`.exchange`, :mod:`.judge`, :mod:`.scripted` — running a case:
+  scripts against a server, the differential comparison with the reference, the suite as a
+  scripted server for client cases;
+* :mod:`.runner` — the contract around each case (timeouts, exit 89, exclude, expect_fail);
+* :mod:`.catalog`, :mod:`.cases` — the cases;
+* :mod:`.pytest_plugin`, :mod:`.report` — the catalog under pytest and its reports;
+* :mod:`.matrix` — the mutant × case-family matrix of docs/CONFORMANCE.md.
 """

@@ -17,6 +17,7 @@ from typing import Final
 from .model import FAMILIES, Case, CaseFunc, Level, Role, Setup
 
 _CASES: dict[str, Case] = {}
+DEFAULT_SETUP: Final = Setup()
 _LOADED = False
 
 CASE_MODULES: Final = (
@@ -46,7 +47,7 @@ def case(
     *,
     family: str,
     role: Role = Role.SERVER,
-    setup: Setup = Setup(),
+    setup: Setup = DEFAULT_SETUP,
     needs: str = "server",
 ) -> Callable[[CaseFunc], CaseFunc]:
     """Decorator registering a case function under ``id``."""

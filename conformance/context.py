@@ -32,8 +32,16 @@ class CaseError(Exception):
 class LiveSession:
     """A started session with its wire log; ``transport`` is logged."""
 
-    def __init__(self, ctx: CaseContext, session: Session, label: str, log: WireLog) -> None:
+    def __init__(
+        self,
+        ctx: CaseContext,
+        session: Session,
+        label: str,
+        log: WireLog,
+        spec: StartSpec | None = None,
+    ) -> None:
         self.ctx = ctx
+        self.spec = spec
         self.session = session
         self.label = label
         self.log = log
@@ -82,6 +90,8 @@ class CaseContext:
         oracle: Target,
         facts: Callable[[str], FixtureFacts],
         timeout: float,
+        *,
+        oracle_cache: dict[object, object] | None = None,
     ) -> None:
         self.case = case
         self.target = target
@@ -93,6 +103,7 @@ class CaseContext:
         self.notes: list[str] = []
         self.sessions: list[LiveSession] = []
         self._oracle_sessions: list[Session] = []
+        self._oracle_cache = oracle_cache
 
     # ------------------------------------------------------------------ findings
     def remaining(self) -> float:
@@ -135,8 +146,9 @@ class CaseContext:
     # ------------------------------------------------------------------ sessions
     def start(self, command: Command = "server", setup: Setup | None = None) -> LiveSession:
         """Start the implementation's ``command`` (its wire log goes into the report)."""
-        session = self.target.start(command, self.resolve(setup))
-        live = LiveSession(self, session, f"connection {len(self.sessions) + 1}", WireLog())
+        spec = self.resolve(setup)
+        session = self.target.start(command, spec)
+        live = LiveSession(self, session, f"connection {len(self.sessions) + 1}", WireLog(), spec)
         self.sessions.append(live)
         return live
 
@@ -145,6 +157,13 @@ class CaseContext:
         session = self.oracle.start(command, self.resolve(setup))
         self._oracle_sessions.append(session)
         return session
+
+    def start_reference_live(
+        self, command: Command = "server", setup: Setup | None = None
+    ) -> LiveSession:
+        """Like :meth:`start_reference`, wrapped for scripted use (its log is not reported)."""
+        session = self.start_reference(command, setup)
+        return LiveSession(self, session, "reference", WireLog())
 
     def exchange(
         self,
@@ -168,13 +187,25 @@ class CaseContext:
         quiet: float | None = None,
         setup: Setup | None = None,
     ) -> tuple[Exchange, ProcInfo]:
-        """The same against our reference, in-process: the expected answer."""
+        """The same against our reference, in-process: the expected answer.
+
+        Memoised per case and script: the expected answer does not depend on the
+        implementation under test, so a run over many implementations computes it once.
+        """
+        data = script if isinstance(script, bytes) else b"".join(p.data for p in script)
+        key = (self.case.id, data, repr(self.resolve(setup)), close, quiet)
+        hit = None if self._oracle_cache is None else self._oracle_cache.get(key)
+        if hit is not None:
+            return hit  # type: ignore[return-value]
         session = self.start_reference("server", setup)
         log = WireLog()
         deadline = time.monotonic() + ORACLE_TIMEOUT
-        ex = converse(LoggedTransport(session.transport, log), script, deadline, close=close,
-                      quiet=quiet)
+        ex = converse(
+            LoggedTransport(session.transport, log), script, deadline, close=close, quiet=quiet
+        )
         info = session.finish(5.0)
+        if self._oracle_cache is not None:
+            self._oracle_cache[key] = (ex, info)
         return ex, info
 
     # ------------------------------------------------------------------ end

@@ -9,6 +9,7 @@ The result, an :class:`Exchange`, is the parsed responses plus how the output en
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -93,10 +94,8 @@ def converse(
         except (ConnectionClosed, PeerTimeout, OSError) as exc:
             write_error.append(str(exc))
         if close:
-            try:
+            with contextlib.suppress(OSError):
                 transport.close_write()
-            except OSError:
-                pass
 
     thread = threading.Thread(target=writer, daemon=True, name="converse-writer")
     thread.start()

@@ -36,6 +36,10 @@ class FixtureFacts:
             zfs.close()
         self._lock = threading.Lock()
 
+    def listing(self) -> dict[str, list[tuple[str, str, int]]]:
+        """Every dataset with its versions as (type, name, guid): the state's fingerprint."""
+        return {ds: [(v.type, v.name, v.guid) for v in self.versions(ds)] for ds in self.datasets}
+
     def versions(self, dataset: str) -> list[FilesystemVersion]:
         return list(self._versions.get(dataset, []))
 
@@ -97,3 +101,47 @@ def first_difference(a: bytes, b: bytes) -> str:
     if len(a) != len(b):
         return f"lengths differ: expected {len(a)} bytes, got {len(b)}"
     return "identical"
+
+
+def state_listing(state: str | Path) -> dict[str, list[tuple[str, str, int]]]:
+    """:meth:`FixtureFacts.listing` of a state file as it is now."""
+    zfs = FakeZfs.open(state)
+    try:
+        return {
+            ds: [(v.type, v.name, v.guid) for v in zfs.list_versions(ds)]
+            for ds in zfs.list_filesystems()
+        }
+    finally:
+        zfs.close()
+
+
+def snapshot_problem(state: str | Path, snapshot: str, guid: int) -> str | None:
+    """Whether ``snapshot`` in the state re-sends as a valid stream of the given GUID."""
+    zfs = FakeZfs.open(state)
+    try:
+        data = zfs.send(snapshot).read()
+    except Exception as exc:  # the fake's errors name what is wrong
+        return f"cannot send {snapshot}: {exc}"
+    finally:
+        zfs.close()
+    reader = StreamReader(io.BytesIO(data))
+    try:
+        header = reader.read_header()
+        reader.verify_payload()
+    except StreamFormatError as exc:
+        return f"{snapshot}: content does not verify: {exc}"
+    if header.to_guid != guid:
+        return f"{snapshot}: GUID {header.to_guid}, expected {guid}"
+    return None
+
+
+def state_property(state: str | Path, name: str, prop: str) -> str | None:
+    """``zfs get -H -o value PROP NAME`` on a state file (``None`` if absent)."""
+    zfs = FakeZfs.open(state)
+    try:
+        value = zfs.get(name, prop)
+    except Exception:
+        return None
+    finally:
+        zfs.close()
+    return None if value is None else value.text

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from iut import IUTSpec, SpecError, load_spec, reference_spec, spec_from_server_cmd
+from iut import IUTSpec, SpecError, load_spec, spec_from_server_cmd
 
 from .catalog import all_cases
 from .model import Case, CaseResult, Verdict
@@ -38,17 +38,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("zrepl-conformance", "ByteStreamRPC v1 conformance catalog")
     g.addoption("--zrepl-iut", metavar="FILE", help="run the catalog against this IUT TOML")
     g.addoption("--zrepl-server-cmd", metavar="CMD", help="shorthand: an IUT with only 'server'")
-    g.addoption("--zrepl-reference", action="store_true",
-                help="run the catalog against our reference as subprocesses")
-    g.addoption("--zrepl-in-process", action="store_true",
-                help="run the catalog against our reference in this process (fast)")
+    g.addoption(
+        "--zrepl-reference",
+        action="store_true",
+        help="run the catalog against our reference as subprocesses",
+    )
+    g.addoption(
+        "--zrepl-in-process",
+        action="store_true",
+        help="run the catalog against our reference in this process (fast)",
+    )
     g.addoption("--zrepl-strict", action="store_true", help="NON-STRICT counts as failure")
     g.addoption("--zrepl-timeout", type=float, metavar="S", help="per-case timeout in seconds")
     g.addoption("--zrepl-json", metavar="FILE", help="write the JSON report here")
     g.addoption("--zrepl-html", metavar="FILE", help="write the HTML report here")
-    g.addoption("--zrepl-console", action="store_true",
-                help="print the suite's own progress and summary (used by zrepl-conformance run)")
-    g.addoption("--zrepl-verbose", action="store_true", help="with --zrepl-console: a line per case")
+    g.addoption(
+        "--zrepl-console",
+        action="store_true",
+        help="print the suite's own progress and summary (used by zrepl-conformance run)",
+    )
+    g.addoption(
+        "--zrepl-verbose", action="store_true", help="with --zrepl-console: a line per case"
+    )
 
 
 def active(config: pytest.Config) -> bool:
@@ -59,8 +70,10 @@ def spec_from_options(config: pytest.Config) -> IUTSpec | None:
     """The IUT description the options name; ``None`` means in-process reference."""
     chosen = [o for o in _TARGET_OPTIONS if config.getoption(o, None)]
     if len(chosen) > 1:
-        raise pytest.UsageError("give only one of --zrepl-iut, --zrepl-server-cmd, "
-                                "--zrepl-reference, --zrepl-in-process")
+        raise pytest.UsageError(
+            "give only one of --zrepl-iut, --zrepl-server-cmd, "
+            "--zrepl-reference, --zrepl-in-process"
+        )
     try:
         if config.getoption("zrepl_iut"):
             return load_spec(config.getoption("zrepl_iut"))
@@ -83,8 +96,10 @@ def check_case_ids(spec: IUTSpec | None) -> None:
     for table in ("exclude", "expect_fail"):
         for case_id in getattr(spec, table):
             if case_id not in known:
-                raise pytest.UsageError(f"{spec.origin}: '{table}' names {case_id!r}, "
-                                        "which is not a case of the catalog")
+                raise pytest.UsageError(
+                    f"{spec.origin}: '{table}' names {case_id!r}, "
+                    "which is not a case of the catalog"
+                )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -117,15 +132,26 @@ def _runner(config: pytest.Config) -> Runner:
     return runner
 
 
+@pytest.hookimpl(tryfirst=True)  # before -k / -m deselect: they must see our items
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     if not active(config):
         return
     for case in all_cases():
-        items.append(CaseItem.from_parent(
-            session, name=case.id, nodeid=f"conformance/{case.family}::{case.id}", case=case
-        ))
+        items.append(
+            CaseItem.from_parent(
+                session, name=case.id, nodeid=f"conformance/{case.family}::{case.id}", case=case
+            )
+        )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
+    """Tell a case which case runs next in this process (its process can start early)."""
+    if isinstance(item, CaseItem):
+        item.next_case = nextitem.case if isinstance(nextitem, CaseItem) else None
+    yield
 
 
 class CaseFailed(Exception):
@@ -146,8 +172,10 @@ class CaseItem(pytest.Item):
             {str(case.level), str(case.role), case.section, case.family}
         )
 
+    next_case: Case | None = None
+
     def runtest(self) -> None:
-        result = _runner(self.config).run(self.case)
+        result = _runner(self.config).run(self.case, self.next_case)
         self.user_properties.append(("verdict", str(result.verdict)))
         self.user_properties.append(("level", str(self.case.level)))
         self.user_properties.append(("section", self.case.section))
@@ -192,17 +220,29 @@ class ResultSink:
         if self.console:
             console.write_header(sys.stdout, self.implementation, self.total)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.total = max(self.total, len(ids))
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for i, (name, value) in enumerate(report.user_properties):
-            if name == RESULT_PROPERTY:
+        props = report.user_properties
+        for i, (name, value) in enumerate(props):
+            if name != RESULT_PROPERTY:
+                continue
+            del props[i]  # every phase's report carries it: keep the JUnit file lean
+            if report.when == "call":
                 result = CaseResult.from_dict(json.loads(str(value)))
-                del report.user_properties[i]  # keep the JUnit file lean
                 self.results[result.case_id] = result
                 if self.console:
-                    console.write_progress(sys.stdout, result, len(self.results), self.total,
-                                           verbose=bool(self.config.getoption("zrepl_verbose")))
-                break
+                    console.write_progress(
+                        sys.stdout,
+                        result,
+                        len(self.results),
+                        self.total,
+                        verbose=bool(self.config.getoption("zrepl_verbose")),
+                    )
+            break
 
     def ordered(self) -> list[CaseResult]:
         order = {c.id: i for i, c in enumerate(all_cases())}

@@ -15,13 +15,18 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from iut import IUTSpec, reference_spec
-from iut.sandbox import PROFILE_ENV
+if TYPE_CHECKING:
+    from iut import IUTSpec
+
+PROFILE_ENV = "ZREPL_CONFORMANCE_PROFILE"
 
 
 def conformance_reference_spec() -> IUTSpec:
     """The reference server plus the reference jobs through this adapter."""
+    from iut import IUTSpec, reference_spec
+
     base = reference_spec()
     job = (sys.executable, "-m", "conformance.refjob")
     return IUTSpec(

@@ -10,11 +10,16 @@ timeout and nothing else; a case that crashes in the suite itself is reported, n
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
 
 from iut import FixtureCache, IUTSpec
 
@@ -22,7 +27,15 @@ from .context import CaseContext, CaseError
 from .facts import FixtureFacts
 from .model import Case, CaseResult, Finding, Level, Verdict, verdict_from_findings
 from .setups import fixture_path
-from .targets import InProcessTarget, ProcessTarget, Target
+from .targets import (
+    THREAD_LOGS,
+    Command,
+    InProcessTarget,
+    ProcessTarget,
+    ProcInfo,
+    StartSpec,
+    Target,
+)
 
 DEFAULT_CASE_TIMEOUT = 10.0
 """Seconds one case may take when neither ``--timeout`` nor the description says."""
@@ -34,23 +47,61 @@ class RunOptions:
     strict: bool = False
     exclude: Mapping[str, str] = field(default_factory=dict)
     expect_fail: Mapping[str, str] = field(default_factory=dict)
+    prefetch: bool = True
+    """Start the next case's process while the current one runs (serial runs)."""
+    wire_logs: bool = True
+    """Render wire logs into results (reports need them; bulk runs may skip them)."""
+
+
+def new_fixture_cache() -> FixtureCache:
+    """A fixture cache on a memory file system when there is one (sandboxes are created and
+    removed for every case; on a disk-backed /tmp that dominates a fast implementation's
+    run)."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return _ShmCache()
+    return FixtureCache()
+
+
+class _ShmCache(FixtureCache):
+    def __init__(self) -> None:
+        self._shm = tempfile.TemporaryDirectory(prefix="zrepl-conformance-", dir="/dev/shm")
+        super().__init__(self._shm.name)
+
+    def close(self) -> None:
+        super().close()
+        self._shm.cleanup()
 
 
 class Runner:
     """Runs cases against one target; reusable for a whole catalog run (thread-safe)."""
 
-    def __init__(self, target: Target, options: RunOptions, cache: FixtureCache) -> None:
+    def __init__(
+        self,
+        target: Target,
+        options: RunOptions,
+        cache: FixtureCache,
+        *,
+        oracle_cache: dict[object, object] | None = None,
+        own_cache: bool = False,
+    ) -> None:
         self.target = target
+        self._own_cache = own_cache
         self.options = options
         self.cache = cache
         self.oracle = InProcessTarget(cache)
+        self.oracle_cache = oracle_cache
+        """Expected exchanges by case and script, shared by runs over several
+        implementations (the expected answer does not depend on the implementation)."""
         self._facts: dict[str, FixtureFacts] = {}
         self._lock = threading.Lock()
+        THREAD_LOGS.install()
+        self._closed = False
 
     @classmethod
     def for_spec(cls, spec: IUTSpec | None, options: RunOptions) -> Runner:
         """A runner for a description (``None``: our reference in-process)."""
-        cache = FixtureCache()
+        cache = new_fixture_cache()
         target: Target = InProcessTarget(cache) if spec is None else ProcessTarget(spec, cache)
         if spec is not None:
             merged = RunOptions(
@@ -58,13 +109,19 @@ class Runner:
                 strict=options.strict,
                 exclude={**spec.exclude, **options.exclude},
                 expect_fail={**spec.expect_fail, **options.expect_fail},
+                prefetch=options.prefetch,
             )
             options = merged
-        return cls(target, options, cache)
+        return cls(target, options, cache, own_cache=True)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self.target.close()
-        self.cache.close()
+        if self._own_cache:
+            self.cache.close()
+        THREAD_LOGS.uninstall()
 
     @property
     def timeout(self) -> float:
@@ -79,22 +136,51 @@ class Runner:
                 self._facts[fixture] = facts
             return facts
 
+    def _start_spec(self, case: Case) -> StartSpec:
+        from .setups import profile
+
+        prof = profile(case.setup.profile)
+        ident = case.setup.identity
+        return StartSpec(
+            case.setup.fixture,
+            prof,
+            ident if ident is not None else str(prof.get("identity") or ""),
+        )
+
     # ------------------------------------------------------------------ one case
-    def run(self, case: Case) -> CaseResult:
+    def run(self, case: Case, next_case: Case | None = None) -> CaseResult:
+        """Run ``case``; ``next_case`` (if known) lets the target start its process early."""
         start = time.monotonic()
+        self.target.current_case = case.id
+        if (
+            self.options.prefetch
+            and next_case is not None
+            and next_case.id not in self.options.exclude
+        ):
+            with contextlib.suppress(Exception):  # only a hint; the case reports real failures
+                self.target.prefetch(
+                    cast(Command, next_case.needs), self._start_spec(next_case), next_case.id
+                )
         result = CaseResult(
-            case.id, case.section, str(case.level), str(case.role), case.family, case.title,
+            case.id,
+            case.section,
+            str(case.level),
+            str(case.role),
+            case.family,
+            case.title,
             Verdict.PASS,
         )
         reason = self.options.exclude.get(case.id)
         if reason is not None:
             result.verdict, result.reason = Verdict.EXCLUDED, reason
             return result
-        if not self.target.has(case.needs):  # type: ignore[arg-type]
+        if not self.target.has(cast(Command, case.needs)):
             result.verdict = Verdict.EXCLUDED
             result.reason = f"the implementation description has no '{case.needs}' command"
             return result
-        ctx = CaseContext(case, self.target, self.oracle, self.facts, self.timeout)
+        ctx = CaseContext(
+            case, self.target, self.oracle, self.facts, self.timeout, oracle_cache=self.oracle_cache
+        )
         internal = ""
         try:
             case.run(ctx)
@@ -111,7 +197,7 @@ class Runner:
         return result
 
     def _finalise(
-        self, case: Case, ctx: CaseContext, result: CaseResult, infos: list, internal: str
+        self, case: Case, ctx: CaseContext, result: CaseResult, infos: list[ProcInfo], internal: str
     ) -> None:
         result.findings = list(ctx.findings)
         result.notes = list(ctx.notes)
@@ -119,8 +205,18 @@ class Runner:
         multi = len(ctx.sessions) > 1
         for live, info in zip(ctx.sessions, infos, strict=True):
             head = f"== {live.label} ({live.session.command}) ==\n" if multi else ""
-            logs.append(head + live.log.transcript())
-            hexes.append(head + live.log.hexdump())
+            if self.options.wire_logs:
+                spec = live.spec
+                lines = live.log.transcript_lines(
+                    suite_is_client=live.session.command == "server",
+                    scenario=case.id,
+                    title=f"{case.section}: {case.title}",
+                    fixture=spec.fixture if spec else None,
+                    profile=dict(spec.profile) if spec else None,
+                    identity=spec.identity if spec else None,
+                )
+                logs.append(head + "\n".join(lines))
+                hexes.append(head + live.log.hexdump())
             statuses.append(info.description)
             if info.stderr.strip():
                 errs.append(head + info.stderr)
@@ -148,8 +244,12 @@ class Runner:
                 result.reason = f"expected to fail: {why_xfail}"
             else:
                 result.findings.append(
-                    Finding(Level.MUST, f"unexpected pass of an expect_fail case ({why_xfail})",
-                            "a failure", str(verdict))
+                    Finding(
+                        Level.MUST,
+                        f"unexpected pass of an expect_fail case ({why_xfail})",
+                        "a failure",
+                        str(verdict),
+                    )
                 )
                 verdict = Verdict.FAIL
                 result.reason = "listed in expect_fail but did not fail"

@@ -17,13 +17,16 @@ and stderr.
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import shutil
+import sys
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from bytestreamrpc.client import Client
 from bytestreamrpc.errors import ProtocolError, RequestFailed
@@ -33,12 +36,14 @@ from bytestreamrpc.transport import MemoryTransport, Transport, memory_pair
 from fakes.profile import profile_from_obj
 from fakes.reference import Reference
 from fakes.zfs import FakeZfs
-from iut import FixtureCache, IUTSpec, Running, Sandbox, start_client, start_server
-from iut.process import UNIMPLEMENTED_EXIT
+from iut import ConnectListener, FixtureCache, IUTSpec, Running, Sandbox, start_server
+from iut.process import UNIMPLEMENTED_EXIT, launch
+from iut.spec import render_command
 
 from .setups import fixture_path
 
 Command = Literal["server", "pull", "push"]
+RELAY: Final = Path(__file__).resolve().parent / "relay.py"
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,14 @@ class Target(ABC):
     @abstractmethod
     def start(self, command: Command, setup: StartSpec) -> Session: ...
 
-    def close(self) -> None:
+    current_case: str = ""
+
+    def prefetch(  # noqa: B027
+        self, command: Command, setup: StartSpec, for_case: str = ""
+    ) -> None:
+        """Hint: case ``for_case`` will soon ``start`` this (targets may start it early)."""
+
+    def close(self) -> None:  # noqa: B027 - optional for subclasses
         """Release shared resources (fixture states)."""
 
 
@@ -131,19 +143,61 @@ class _ProcessSession(Session):
         return self.info
 
 
+def relay_command(address: str) -> list[str]:
+    """``{connect}``: the standalone relay, started without site packages (fast)."""
+    return [sys.executable, "-I", "-S", str(RELAY), address]
+
+
+def _key(command: Command, setup: StartSpec) -> str:
+    return json.dumps([command, setup.fixture, setup.profile, setup.identity], sort_keys=True)
+
+
 class ProcessTarget(Target):
-    """An implementation described by an IUT TOML (or ``--server-cmd``), run as processes."""
+    """An implementation described by an IUT TOML (or ``--server-cmd``), run as processes.
+
+    :meth:`prefetch` starts the session a coming case will need while the current case
+    runs: an implementation's start-up (an interpreter, a JVM) then overlaps with the
+    current case instead of adding to it. A prefetched process is an ordinary, fresh
+    session; one that no case claims is killed and removed.
+    """
+
+    spec: IUTSpec
 
     def __init__(self, spec: IUTSpec, cache: FixtureCache | None = None) -> None:
         self.spec = spec
         self.name = spec.name
         self._own_cache = cache is None
         self.cache = cache if cache is not None else FixtureCache()
+        self._lock = threading.Lock()
+        self._prefetched: dict[str, tuple[str, Session]] = {}
+        self.current_case = ""
+        """Set by the runner: :meth:`start` hands out what was prefetched for this case."""
 
     def has(self, command: Command) -> bool:
         return getattr(self.spec, command) is not None
 
+    def prefetch(self, command: Command, setup: StartSpec, for_case: str = "") -> None:
+        """Start the first session of case ``for_case`` now (dropping stale prefetches)."""
+        if not self.has(command):
+            return
+        session = self._launch(command, setup)
+        with self._lock:
+            stale = [k for k in self._prefetched if k != self.current_case]
+            dropped = [self._prefetched.pop(k)[1] for k in stale]
+            self._prefetched[for_case] = (_key(command, setup), session)
+        for old in dropped:
+            _discard(old)
+
     def start(self, command: Command, setup: StartSpec) -> Session:
+        with self._lock:
+            pre = self._prefetched.pop(self.current_case, None)
+        if pre is not None:
+            if pre[0] == _key(command, setup):
+                return pre[1]
+            _discard(pre[1])
+        return self._launch(command, setup)
+
+    def _launch(self, command: Command, setup: StartSpec) -> Session:
         fixture = fixture_path(setup.fixture)
         if command == "server":
             running = start_server(
@@ -154,24 +208,102 @@ class ProcessTarget(Target):
                 identity=setup.identity,
                 keep=True,
             )
-        else:
-            running = start_client(
-                self.spec,
-                command,
-                self.cache,
-                fixture=fixture,
-                profile=setup.profile,
-                identity=setup.identity,
-                keep=True,
+            return _ProcessSession(command, running)
+        template = self.spec.command(command)
+        sandbox = Sandbox(
+            self.cache, fixture=fixture, profile=setup.profile, identity=setup.identity, keep=True
+        )
+        listener: ConnectListener | None = None
+        try:
+            listener = ConnectListener(sandbox.dir)
+            connect = relay_command(listener.address)
+            argv = render_command(
+                template, sandbox.placeholders(connect), what=f"{self.spec.origin}: {command}"
             )
-        return _ProcessSession(command, running)
+            env = sandbox.environment(self.spec.env, connect=connect)
+            process = launch(argv, env=env, cwd=sandbox.dir, stdio=False)
+        except BaseException:
+            if listener is not None:
+                listener.close()
+            shutil.rmtree(sandbox.dir, ignore_errors=True)
+            raise
+        return _ProcessSession(command, Running(self.spec, sandbox, process, listener))
 
     def close(self) -> None:
+        with self._lock:
+            pending, self._prefetched = list(self._prefetched.values()), {}
+        for _k, session in pending:
+            _discard(session)
         if self._own_cache:
             self.cache.close()
 
 
+def _discard(session: Session) -> None:
+    session.finish(0.05)
+    session.cleanup()
+
+
 # --------------------------------------------------------------------------- in-process
+
+
+class ThreadLogs(logging.Handler):
+    """Routes log records of reference threads to their session: their "stderr".
+
+    While :meth:`install`-ed, records of the reference's loggers go to the buffer of the
+    thread that emitted them and nowhere else (the suite's own use of the same package,
+    e.g. its pushing client, stays quiet).
+    """
+
+    LOGGERS: Final = ("bytestreamrpc", "fakes")
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        self._buffers: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+        self._saved: list[tuple[logging.Logger, bool, int]] = []
+        self._users = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self._lock:
+            buf = self._buffers.get(threading.current_thread().name)
+        if buf is not None:
+            buf.append(self.format(record))
+
+    def open(self, thread_name: str) -> list[str]:
+        with self._lock:
+            return self._buffers.setdefault(thread_name, [])
+
+    def close_buffer(self, thread_name: str) -> str:
+        with self._lock:
+            return "\n".join(self._buffers.pop(thread_name, []))
+
+    def install(self) -> None:
+        with self._lock:
+            self._users += 1
+            if self._users > 1:
+                return
+            for name in self.LOGGERS:
+                lg = logging.getLogger(name)
+                self._saved.append((lg, lg.propagate, lg.level))
+                lg.addHandler(self)
+                lg.propagate = False
+                lg.setLevel(logging.INFO)
+
+    def uninstall(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users > 0:
+                return
+            for lg, propagate, level in self._saved:
+                lg.removeHandler(self)
+                lg.propagate = propagate
+                lg.setLevel(level)
+            self._saved.clear()
+
+
+THREAD_LOGS: Final = ThreadLogs()
+_counter = iter(range(1, 1 << 62))
 
 
 class _ThreadSession(Session):
@@ -194,6 +326,9 @@ class _ThreadSession(Session):
         self._thread: threading.Thread | None = None
 
     def run(self, body: Any) -> None:
+        name = f"ref-{self.command}-{next(_counter)}"
+        THREAD_LOGS.open(name)
+
         def main() -> None:
             try:
                 self._code = body(self._theirs)
@@ -203,7 +338,7 @@ class _ThreadSession(Session):
             finally:
                 self._theirs.close()
 
-        self._thread = threading.Thread(target=main, daemon=True, name=f"ref-{self.command}")
+        self._thread = threading.Thread(target=main, daemon=True, name=name)
         self._thread.start()
 
     @property
@@ -222,10 +357,16 @@ class _ThreadSession(Session):
                 self.info = ProcInfo(None, "timeout", "still running after its timeout")
             else:
                 code = self._code if self._code is not None else 1
-                kind = "ok" if code == 0 else "unimplemented" if code == UNIMPLEMENTED_EXIT else (
-                    "failed"
+                kind = (
+                    "ok"
+                    if code == 0
+                    else "unimplemented"
+                    if code == UNIMPLEMENTED_EXIT
+                    else ("failed")
                 )
-                self.info = ProcInfo(code, kind, f"exit {code}", self._error)
+                logs = THREAD_LOGS.close_buffer(self._thread.name)
+                err = "\n".join(x for x in (logs, self._error) if x)
+                self.info = ProcInfo(code, kind, f"exit {code}", err)
                 self._zfs.close()
         return self.info
 
@@ -297,3 +438,129 @@ def _reference_job(
             client.close_request(CloseRequest())
     transport.close()
     return 0 if report.ok else 1
+
+
+# --------------------------------------------------------------------------- fork server
+
+
+class _ForkSession(Session):
+    """A process forked by the fork server: a server (stdio over pipes) or a client
+    (connecting back through ``{connect}``); stderr goes to a file."""
+
+    def __init__(
+        self,
+        command: Command,
+        sandbox: Sandbox,
+        child: Any,
+        stderr: Path,
+        *,
+        transport: Any = None,
+        listener: ConnectListener | None = None,
+    ) -> None:
+        super().__init__(command, sandbox.state, sandbox.dir)
+        self._child = child
+        self._transport = transport
+        self._listener = listener
+        self._stderr = stderr
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            raise RuntimeError("a client session has no stdio transport (use accept())")
+        return self._transport  # type: ignore[no-any-return]
+
+    def accept(self, timeout: float) -> Transport:
+        if self._listener is None:
+            raise RuntimeError("a server session has no connection to accept")
+        return self._listener.accept(timeout)
+
+    def finish(self, timeout: float) -> ProcInfo:
+        if self.info is None:
+            if self._transport is not None:
+                self._transport.close()
+            code = self._child.wait(max(timeout, 0.05))
+            timed_out = code is None
+            if timed_out:
+                self._child.kill()
+                code = self._child.wait(5.0)
+            if self._listener is not None:
+                self._listener.close()
+            from iut.process import ExitStatus
+
+            status = ExitStatus(code if code is not None else -9, timed_out)
+            try:
+                err = self._stderr.read_text(encoding="utf-8", errors="replace")[-65536:]
+            except OSError:
+                err = ""
+            self.info = ProcInfo(status.returncode, status.kind, status.describe(), err)
+        return self.info
+
+
+class ForkServerTarget(ProcessTarget):
+    """A :class:`ProcessTarget` whose ``python -m MODULE`` commands are forked from a
+    :class:`~conformance.forkserver.ForkServer` that imported the implementation once
+    (Python implementations only; other commands start as ordinary processes)."""
+
+    def __init__(self, spec: IUTSpec, server: Any, cache: FixtureCache | None = None) -> None:
+        super().__init__(spec, cache)
+        self.server = server
+
+    def _launch(self, command: Command, setup: StartSpec) -> Session:
+        template = self.spec.command(command)
+        if list(template[:2]) != [sys.executable, "-m"]:
+            return super()._launch(command, setup)
+        import os
+
+        from bytestreamrpc.transport import FdTransport
+
+        sandbox = Sandbox(
+            self.cache,
+            fixture=fixture_path(setup.fixture),
+            profile=setup.profile,
+            identity=setup.identity,
+            keep=True,
+        )
+        listener: ConnectListener | None = None
+        connect: list[str] | None = None
+        if command != "server":
+            listener = ConnectListener(sandbox.dir)
+            connect = relay_command(listener.address)
+        argv = render_command(
+            template, sandbox.placeholders(connect), what=f"{self.spec.origin}: {command}"
+        )
+        env = sandbox.environment(self.spec.env, connect=connect)
+        stderr_path = sandbox.dir / "stderr.txt"
+        mine: list[int] = []
+        theirs: list[int] = []
+        try:
+            if command == "server":
+                stdin_r, stdin_w = os.pipe()
+                stdout_r, stdout_w = os.pipe()
+                mine += [stdout_r, stdin_w]
+                theirs += [stdin_r, stdout_w]
+            else:
+                theirs.append(os.open(os.devnull, os.O_RDONLY))
+                theirs.append(
+                    os.open(
+                        sandbox.dir / "stdout.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644
+                    )
+                )
+            theirs.append(os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+            child = self.server.spawn(
+                argv[2:], env, str(sandbox.dir), (theirs[0], theirs[1], theirs[2])
+            )
+        except BaseException:
+            for fd in mine:
+                os.close(fd)
+            if listener is not None:
+                listener.close()
+            shutil.rmtree(sandbox.dir, ignore_errors=True)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        if command == "server":
+            return _ForkSession(
+                command, sandbox, child, stderr_path, transport=FdTransport(mine[0], mine[1])
+            )
+        return _ForkSession(command, sandbox, child, stderr_path, listener=listener)

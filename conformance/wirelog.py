@@ -1,10 +1,12 @@
 """The wire log of one case: every byte each direction carried, decoded for reports.
 
 A :class:`LoggedTransport` wraps any transport and appends what passes through it to a
-:class:`WireLog` with a timestamp. The log renders as a transcript — one line per chunked
-stream, both directions interleaved in time order, with the exact chunk boundaries, the JSON
-text of messages and, for send streams, length + SHA-256 + a short prefix (the recordings'
-default) — and as a hex dump. Rendering never fails, whatever the bytes.
+:class:`WireLog` with a timestamp. The log renders three ways, none of which fails whatever
+the bytes: :meth:`WireLog.transcript_lines` in the recordings' transcript format
+(docs/RECORDINGS.md: one JSON record per chunked stream with its exact chunk boundaries, the
+decoded message, send streams as length + SHA-256 + prefix; ``c2s`` is always the client's
+direction, whichever side the suite plays), :meth:`WireLog.transcript` as short text lines
+for reading, and :meth:`WireLog.hexdump`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from bytestreamrpc.transport import READ_SIZE, Transport
 
@@ -47,6 +49,8 @@ class WireLog:
         self._dirs = {OUT: _Direction(), IN: _Direction()}
         self.marks: list[tuple[float, str]] = []
         """Free-text events (``closed our side``, ``killed``) shown in the transcript."""
+        self._steps: list[tuple[str, bytes | None]] = []
+        """Everything in arrival order (``None``: end of file), for the transcript format."""
 
     def record(self, direction: str, data: bytes) -> None:
         if not data:
@@ -60,12 +64,14 @@ class WireLog:
             d.times.append(time.monotonic() - self._t0)
             d.parts.append(bytes(data))
             d.size += len(data)
+            self._steps.append((direction, d.parts[-1]))
 
     def record_eof(self, direction: str) -> None:
         with self._lock:
             d = self._dirs[direction]
             if d.eof_at is None:
                 d.eof_at = time.monotonic() - self._t0
+                self._steps.append((direction, None))
 
     def mark(self, text: str) -> None:
         with self._lock:
@@ -81,6 +87,35 @@ class WireLog:
         return d.times[i] if i >= 0 else 0.0
 
     # ------------------------------------------------------------------ rendering
+    def transcript_lines(self, *, suite_is_client: bool, **header: Any) -> list[str]:
+        """The log in the recordings' transcript format (header, records, end line).
+
+        ``header`` fills :class:`recordings.format.Header` (``scenario``, ``title``,
+        ``fixture``, ``profile``, ``identity``). Bytes the suite wrote as a client are
+        marked ``crafted`` (hand-made requests, not a peer's output).
+        """
+        from recordings.classify import Recorder
+        from recordings.format import C2S, S2C, Header, dumps_end, dumps_header, dumps_record
+
+        to = {OUT: C2S, IN: S2C} if suite_is_client else {OUT: S2C, IN: C2S}
+        rec = Recorder()
+        rec.crafted = suite_is_client
+        with self._lock:
+            steps = list(self._steps)
+        for direction, data in steps:
+            try:
+                if data is None:
+                    rec.eof(to[direction])
+                else:
+                    rec.feed(to[direction], data)
+            except ValueError:  # bytes after end of file: nothing more to record
+                break
+        rec.stop()
+        lines = [dumps_header(Header(what="conformance", **header))]
+        lines += [dumps_record(r) for r in rec.records]
+        lines.append(dumps_end(len(rec.records)))
+        return lines
+
     def _entries(self) -> list[tuple[float, str, int, Stream, int]]:
         """(time, direction, index, stream, start offset) for every stream, in time order."""
         out: list[tuple[float, str, int, Stream, int]] = []

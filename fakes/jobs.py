@@ -101,15 +101,19 @@ def _drain(stream: TransferReader) -> None:
 
 
 def _receive(zfs: FakeZfs, local: str, stream: TransferReader, *, nomount: bool) -> str | None:
-    """``zfs recv [-u] LOCAL`` from a transfer; returns an error text or None."""
+    """``zfs recv [-u] LOCAL`` from a transfer; returns an error text or None.
+
+    The transfer is drained to its zero chunk *before* the receive commits
+    (``before_apply``), so a chunked stream cut after its last payload byte
+    leaves the local state untouched (§frame.truncation).
+    """
     try:
-        zfs.receive(local, stream, nomount=nomount)
+        zfs.receive(local, stream, nomount=nomount, before_apply=stream.drain)
     except ZfsError as exc:
         _drain(stream)
         return exc.message
     except ProtocolError as exc:
         raise _ConnectionLost(f"transfer broke: {exc}") from None
-    _drain(stream)  # a conformant stream is already at its end; this checks it
     return None
 
 

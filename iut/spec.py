@@ -18,16 +18,17 @@ arguments. Placeholders are substituted *per argument*, after splitting, so a va
 spaces never splits an argument: ``{identity}``, ``{profile}`` (the profile JSON file),
 ``{state}`` (the fake ZFS state file) and ``{connect}`` (the command line that reaches the
 server). An argument that is exactly ``{connect}`` becomes that command's several arguments;
-``{connect}`` inside a longer argument becomes the command line quoted for a shell. ``{{`` and
-``}}`` are literal braces. Unknown placeholders and typos in keys are errors at load time,
+``{connect}`` inside a longer argument becomes the command line quoted for a shell. Only
+``{name}`` is a placeholder: any other brace is literal, so a JSON mapping can be written into a
+command as is. Unknown placeholders and typos in keys are errors at load time,
 reported with the file and the key, because a silently ignored key is a case that silently
 tests the wrong thing.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
-import string
 import sys
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -128,19 +129,17 @@ class IUTSpec:
 # --------------------------------------------------------------------------- templates
 
 
+_PLACEHOLDER: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+"""``{name}``; every other brace is literal text (so JSON in a command needs no escaping)."""
+
+
 def _check_template(arg: str, where: str) -> None:
-    try:
-        parts = list(string.Formatter().parse(arg))
-    except ValueError as exc:
-        raise SpecError(f"{where}: bad placeholder syntax in {arg!r}: {exc}") from None
-    for _literal, name, spec, conversion in parts:
-        if name is None:
-            continue
-        if name not in PLACEHOLDERS:
+    for m in _PLACEHOLDER.finditer(arg):
+        if m.group(1) not in PLACEHOLDERS:
             known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
-            raise SpecError(f"{where}: unknown placeholder {{{name}}} in {arg!r} (known: {known})")
-        if spec or conversion:
-            raise SpecError(f"{where}: placeholder {{{name}}} takes no format spec or conversion")
+            raise SpecError(
+                f"{where}: unknown placeholder {m.group(0)} in {arg!r} (known: {known})"
+            )
 
 
 def parse_command(value: object, where: str) -> tuple[str, ...]:
@@ -184,21 +183,19 @@ def render_command(
 
 def render_text(text: str, values: Mapping[str, str | Sequence[str]], *, what: str) -> str:
     """Substitute placeholders in one string; ``{connect}`` becomes a quoted command line."""
-    pieces: list[str] = []
-    for literal, name, _spec, _conv in string.Formatter().parse(text):
-        pieces.append(literal)
-        if name is None:
-            continue
+
+    def fill(m: re.Match[str]) -> str:
+        name = m.group(1)
         if name == "connect":
-            pieces.append(shlex.join(_connect_argv(values, what)))
-            continue
+            return shlex.join(_connect_argv(values, what))
         value = values.get(name)
         if value is None:
             raise SpecError(f"{what}: placeholder {{{name}}} has no value here")
         if not isinstance(value, str):
             raise SpecError(f"{what}: placeholder {{{name}}} must be a string")
-        pieces.append(value)
-    return "".join(pieces)
+        return value
+
+    return _PLACEHOLDER.sub(fill, text)
 
 
 def _connect_argv(values: Mapping[str, str | Sequence[str]], what: str) -> list[str]:

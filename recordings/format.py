@@ -10,6 +10,9 @@ saw it complete:
 * an :class:`EventRecord`: a direction reaching end of file (``eof``), the recorded
   process's exit status (``exit``).
 
+The last line, ``{"end": N}`` with N the number of records, says the transcript is complete:
+a file cut at a line boundary (a recorder that was killed) is reported, not misread.
+
 Exactness: a JSON record's bytes are the ``msg`` value re-encoded compactly when that gives
 back exactly the bytes that were sent (the normal case, so files stay readable); otherwise
 the bytes are stored verbatim as ``text`` (valid UTF-8) or ``b64``, and ``msg``, if present,
@@ -54,6 +57,7 @@ __all__ = [
     "Transcript",
     "TranscriptError",
     "TranscriptWriter",
+    "dumps_end",
     "dumps_header",
     "dumps_record",
     "format_chunks",
@@ -407,6 +411,11 @@ def dumps_record(rec: Record) -> str:
     return _dumps(record_dict(rec))
 
 
+def dumps_end(count: int) -> str:
+    """The last line of a complete transcript: ``{"end": <number of records>}``."""
+    return _dumps({"end": count})
+
+
 class TranscriptWriter:
     """Writes a transcript line by line (flushed per record, so a crash loses little)."""
 
@@ -421,17 +430,24 @@ class TranscriptWriter:
             self._owns = False
         self._file.write(dumps_header(header) + "\n")
         self._file.flush()
+        self.count = 0
+        self._ended = False
 
     def write(self, rec: Record) -> None:
-        self._file.write(dumps_record(rec) + "\n")
-        self._file.flush()
+        self.write_all([rec])
 
     def write_all(self, recs: Iterable[Record]) -> None:
         for rec in recs:
             self._file.write(dumps_record(rec) + "\n")
+            self.count += 1
         self._file.flush()
 
     def close(self) -> None:
+        """Write the end line (the transcript is complete) and close the file."""
+        if not self._ended and not self._file.closed:
+            self._ended = True
+            self._file.write(dumps_end(self.count) + "\n")
+            self._file.flush()
         if self._owns and not self._file.closed:
             self._file.close()
 
@@ -444,6 +460,7 @@ def write_transcript(path: str | Path, t: Transcript) -> None:
     buf.write(dumps_header(t.header) + "\n")
     for rec in t.records:
         buf.write(dumps_record(rec) + "\n")
+    buf.write(dumps_end(len(t.records)) + "\n")
     tmp.write_text(buf.getvalue(), encoding="utf-8")
     os.replace(tmp, p)
     t.path = str(p)
@@ -702,8 +719,12 @@ def loads_record(text: str, line: int = 0) -> Record:
         raise ValueError(str(exc)) from None
 
 
-def read_transcript(path: str | Path) -> Transcript:
-    """Read and check a whole transcript; :class:`TranscriptError` names file and line."""
+def read_transcript(path: str | Path, *, allow_incomplete: bool = False) -> Transcript:
+    """Read and check a whole transcript; :class:`TranscriptError` names file and line.
+
+    A transcript ends with ``{"end": N}`` (N records), so one cut at a line boundary (a
+    recorder that was killed) is noticed; ``allow_incomplete`` accepts such a file.
+    """
     name = str(path)
     try:
         f = open(path, "rb")  # noqa: SIM115
@@ -713,8 +734,12 @@ def read_transcript(path: str | Path) -> Transcript:
     records: list[Record] = []
     seqs = {C2S: 0, S2C: 0}
     eofs: set[str] = set()
+    ended = 0
+    n = 0
     with f:
         for n, raw in enumerate(f, start=1):
+            if ended:
+                raise TranscriptError(name, n, f"data after the end line (line {ended})")
             truncated = not raw.endswith(b"\n")
             try:
                 text = raw.decode("utf-8")
@@ -723,13 +748,21 @@ def read_transcript(path: str | Path) -> Transcript:
             if not text.strip():
                 raise TranscriptError(name, n, "empty line")
             try:
-                if header is None:
+                try:
                     d = json.loads(text, parse_constant=_parse_constant)
-                    if not isinstance(d, dict):
-                        raise _Bad("the header must be a JSON object")
+                except ValueError as exc:
+                    raise _Bad(f"not valid JSON: {exc}") from None
+                if not isinstance(d, dict):
+                    raise _Bad("a line must be a JSON object")
+                if header is None:
                     header = _header_from(d)
                     continue
-                rec = loads_record(text, n)
+                if "end" in d:
+                    if set(d) != {"end"} or d["end"] != len(records):
+                        raise _Bad(f"end line says {d.get('end')!r} records, found {len(records)}")
+                    ended = n
+                    continue
+                rec = _event_from(d, n) if "event" in d else _stream_from(d, n)
             except (_Bad, ValueError, RecursionError) as exc:
                 why = str(exc)
                 if truncated:
@@ -754,4 +787,11 @@ def read_transcript(path: str | Path) -> Transcript:
             records.append(rec)
     if header is None:
         raise TranscriptError(name, 1, "empty transcript (no header line)")
+    if not ended and not allow_incomplete:
+        raise TranscriptError(
+            name,
+            n + 1,
+            "transcript ends without its end line: it was cut short "
+            "(an interrupted recording? replay --partial accepts it)",
+        )
     return Transcript(header, records, name)

@@ -86,10 +86,13 @@ def record_scenario(
         raise ScenarioError(
             f"scenario {sc.name}: the server {'did not close' if sc.closes else 'closed'}"
         )
+    title = f"§{sc.section}: {sc.title}"
+    if sc.deviation:
+        title += f" [reference deviation §{sc.deviation}]"
     header = Header(
         what="scenario",
         scenario=sc.name,
-        title=f"§{sc.section}: {sc.title}",
+        title=title,
         fixture=sc.fixture,
         profile=dict(sc.profile),
         identity=sc.identity,
@@ -118,12 +121,26 @@ class GoldenResult:
     result: ReplayResult | None = None
     problem: str | None = None
     seconds: float = 0.0
+    excluded: str | None = None
+    """The description's reason for excluding ``golden.NAME``."""
 
     @property
     def ok(self) -> bool:
+        if self.excluded is not None:
+            return True
         return self.problem is None and self.result is not None and self.result.ok
 
+    @property
+    def outcome(self) -> str:
+        if self.excluded is not None:
+            return "excluded"
+        if self.problem is not None or self.result is None:
+            return "error"
+        return self.result.outcome
+
     def line(self) -> str:
+        if self.excluded is not None:
+            return f"EXCLUDED {self.name}: {self.excluded}"
         if self.problem is not None:
             return f"ERROR {self.name}: {self.problem}"
         assert self.result is not None
@@ -188,6 +205,10 @@ def check(
     def one(sc: Scenario, cache: FixtureCache) -> GoldenResult:
         path = golden_path(sc.name, directory)
         res = GoldenResult(sc.name, path)
+        reason = spec.exclude.get(f"golden.{sc.name}")
+        if reason is not None:
+            res.excluded = reason
+            return res
         start = time.monotonic()
         try:
             transcript = read_transcript(path)

@@ -52,7 +52,9 @@ __all__ = ["BLOCK", "RecordingSink", "proxy", "record_stdio", "transcript_path"]
 BLOCK: Final = 1 << 20
 """Bytes per read: large reads keep the per-byte cost of the copy low."""
 QUEUE_BLOCKS: Final = 64
-"""Blocks the recorder may lag behind the connection before forwarding waits for it."""
+"""Queue entries (blocks of up to :data:`BLOCK` bytes) between forwarding and recording."""
+POOL_BLOCKS: Final = 64
+"""Side-pipe blocks the recorder may hold unprocessed (64 MiB) before forwarding waits."""
 EXIT_GRACE: Final = 0.5
 """Seconds we wait for the client's end of file after the server exited."""
 
@@ -111,7 +113,14 @@ def now_utc() -> str:
 
 
 class RecordingSink:
-    """The recording thread: queue of ``(direction, bytes | None)`` → records → file."""
+    """The recording side: blocks in, records out to the transcript file.
+
+    Two threads. The *reader* takes the forwarders' queue entries in order and, for blocks
+    waiting in a side pipe, copies them into a buffer from a bounded pool, so the side pipes
+    (which the kernel keeps small) drain at once and forwarding does not wait for hashing.
+    The *recorder* parses, hashes and writes. Recording may thus lag the connection by up to
+    :data:`POOL_BLOCKS` blocks before forwarding waits for it.
+    """
 
     _STOP: Final = object()
 
@@ -121,10 +130,14 @@ class RecordingSink:
         self.writer = writer
         self.recorder = Recorder.timed(full=full) if timing else Recorder(full=full)
         self.queue: queue.Queue[object] = queue.Queue(QUEUE_BLOCKS)
+        self._work: queue.Queue[object] = queue.Queue()
+        self._free: queue.Queue[bytearray] = queue.Queue()
+        self._allocated = 0
         self.error: str | None = None
         self._side: dict[Direction, int] = {}
-        self._buf = bytearray(BLOCK)
+        self._reader = threading.Thread(target=self._read, name="recorder-reader", daemon=True)
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._reader.start()
         self._thread.start()
 
     def put(self, d: Direction, data: bytes | int | None, reason: str | None = None) -> None:
@@ -137,28 +150,64 @@ class RecordingSink:
         self._side[d] = r
         return w
 
-    def _read_side(self, d: Direction, n: int) -> memoryview:
+    def _buffer(self) -> bytearray:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            if self._allocated < POOL_BLOCKS:
+                self._allocated += 1
+                return bytearray(BLOCK)
+            return self._free.get()  # recording is POOL_BLOCKS behind: wait for it
+
+    def _read_side(self, d: Direction, n: int) -> tuple[bytearray, int]:
         fd = self._side[d]
-        if len(self._buf) < n:
-            self._buf = bytearray(n)
-        view = memoryview(self._buf)[:n]
+        buf = self._buffer()
+        if len(buf) < n:
+            buf = bytearray(n)
+        view = memoryview(buf)
         got = 0
         while got < n:
-            k = os.readv(fd, [view[got:]])
+            k = os.readv(fd, [view[got:n]])
             if k == 0:
                 raise OSError(f"{d} side pipe ended {n - got} bytes early")
             got += k
-        return view
+        return buf, n
 
-    def _run(self) -> None:
-        rec = self.recorder
+    def _read(self) -> None:
+        """Reader thread: resolve side-pipe entries into buffers, keep the order."""
         while True:
             item = self.queue.get()
             if item is self._STOP:
+                self._work.put(item)
                 return
             d, data, reason = cast(tuple[Direction, bytes | int | None, str | None], item)
+            if isinstance(data, int):
+                try:
+                    item = (d, self._read_side(d, data), reason)
+                except OSError as exc:
+                    item = (d, f"recording stopped: {exc}", reason)
+            self._work.put(item)
+
+    def _run(self) -> None:
+        """Recorder thread: parse, hash, write; hand pool buffers back."""
+        rec = self.recorder
+        while True:
+            item = self._work.get()
+            if item is self._STOP:
+                return
+            d, data, reason = cast(
+                tuple[Direction, bytes | tuple[bytearray, int] | str | None, str | None], item
+            )
+            pooled: bytearray | None = None
             try:
-                block = self._read_side(d, data) if isinstance(data, int) else data
+                if isinstance(data, str):
+                    raise OSError(data)
+                block: bytes | memoryview | None
+                if isinstance(data, tuple):
+                    pooled, n = data
+                    block = memoryview(pooled)[:n]
+                else:
+                    block = data
                 if self.error is not None:
                     continue  # keep draining so forwarding never blocks on us
                 out = rec.eof(d, reason) if block is None else rec.feed(d, block)
@@ -167,10 +216,14 @@ class RecordingSink:
             except Exception as exc:
                 if self.error is None:
                     self.error = f"recording stopped: {exc}"
+            finally:
+                if pooled is not None:
+                    self._free.put(pooled)
 
     def close(self, exit_status: int | None) -> None:
         """Flush everything queued, record streams in progress and the exit, close the file."""
         self.queue.put(self._STOP)
+        self._reader.join()
         self._thread.join()
         if self.error is None:
             try:
@@ -337,7 +390,9 @@ def record_stdio(
         proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     except OSError as exc:
         sink.close(None)
-        raise OSError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+        # like a shell: 127 for a command that is not there, 126 for one that cannot run
+        status = 127 if isinstance(exc, FileNotFoundError) else 126
+        return status, f"cannot start {argv[0]}: {exc.strerror or exc}"
     assert proc.stdin is not None and proc.stdout is not None
     child_in, child_out = proc.stdin, proc.stdout
     for fd in (stdin_fd, stdout_fd, child_in.fileno(), child_out.fileno()):

@@ -95,3 +95,23 @@ def test_pull_usage_errors_exit_2() -> None:
         "pull", "--mapping", "not json", "--", "true", env=dict(os.environ, FAKE_ZFS_STATE="/x")
     )
     assert res.returncode == 2 and b"bad mapping" in res.stderr
+
+
+def test_version_matches_the_distribution() -> None:
+    import importlib.metadata
+
+    import zrepl_conformance
+
+    assert zrepl_conformance.__version__ == importlib.metadata.version("zrepl-conformance")
+
+
+def test_help_lists_every_command_and_serve_imports_only_its_module() -> None:
+    res = run("--help")
+    for name in ("serve", "pull", "push", "frame", "record", "replay", "golden", "run", "list"):
+        assert name.encode() in res.stdout
+    probe = (
+        "import sys; from zrepl_conformance import cli; cli.build_parser('serve'); "
+        "print(sorted(m for m in sys.modules if m.startswith('zrepl_conformance.cmd_')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['zrepl_conformance.cmd_serve']"

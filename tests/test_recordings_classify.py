@@ -66,7 +66,7 @@ def converse(identity: str = "client", *, full: bool = False) -> list[Record]:
         target=Server(StandInHandler(70_000), identity=identity, timeout=10).serve, args=(b,)
     )
     server.start()
-    c = Client.connect(Tap(a, rec), timeout=10)  # type: ignore[arg-type]
+    c = Client.connect(Tap(a, rec), timeout=10)
     fs = c.filesystem_request(FilesystemRequest())[0]
     s1, s2 = c.filesystem_versions_request(FilesystemVersionsRequest(fs))
     assert len(c.initial_transfer_request(InitialTransferRequest(fs, s1)).read()) == 70_000
@@ -164,7 +164,7 @@ def test_any_split_of_the_same_bytes_gives_the_same_records(data: st.DataObject)
     )
 )
 def test_garbage_never_crashes_and_is_kept_exactly(steps: list[tuple[Direction, bytes]]) -> None:
-    records = records_from_exchange(list(steps))  # type: ignore[arg-type]
+    records = records_from_exchange(list(steps))
     for d in (C2S, S2C):
         fed = b"".join(b for dd, b in steps if dd == d)
         kept = b"".join(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import subprocess
 import sys
@@ -84,7 +85,7 @@ def streams(draw: st.DrawFn) -> StreamRecord:
             + b"\n"
         )
     cuts = sorted(draw(st.sets(st.integers(0, len(payload)), max_size=5)) | {0, len(payload)})
-    chunks = [b - a for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+    chunks = [b - a for a, b in itertools.pairwise(cuts) if b > a]
     cut: Cut | None = None
     mode = draw(st.sampled_from(["none", "header", "payload"]))
     if mode == "header":
@@ -147,7 +148,8 @@ GOOD = dumps_record(StreamRecord(C2S, 0, "json", (3,), 3, b"{}\n", go="rpc.Reque
 
 
 def test_good_file_reads(tmp_path: Path) -> None:
-    p = _write(tmp_path / "t.jsonl", [HEADER, GOOD, json.dumps({"event": "eof", "dir": "c2s"})])
+    eof = json.dumps({"event": "eof", "dir": "c2s"})
+    p = _write(tmp_path / "t.jsonl", [HEADER, GOOD, eof, '{"end":2}'])
     t = read_transcript(p)
     assert t.header.what == "test"
     assert [type(r) for r in t.records] == [StreamRecord, EventRecord]
@@ -160,7 +162,7 @@ def test_good_file_reads(tmp_path: Path) -> None:
         ([], 1, "empty transcript"),
         (['{"format":"other"}'], 1, "not a transcript"),
         ([HEADER.replace('"version": 1', '"version": 2')], 1, "newer than this toolkit"),
-        ([HEADER, GOOD, "{not json"], 3, "not a JSON object"),
+        ([HEADER, GOOD, "{not json"], 3, "not valid JSON"),
         ([HEADER, GOOD.replace('"seq":0', '"seq":1')], 2, "numbered 1, expected 0"),
         ([HEADER, GOOD.replace('"chunks":"3"', '"chunks":"4"')], 2, "chunk sizes add up to 4"),
         ([HEADER, GOOD.replace('"kind":"json"', '"kind":"jsn"')], 2, "'kind'"),
@@ -198,8 +200,21 @@ def test_truncated_last_line(tmp_path: Path) -> None:
 def test_digest_mismatch_is_detected(tmp_path: Path) -> None:
     rec = _stream(S2C, 0, "data", b"abc", [3], None, True)
     line = dumps_record(rec).replace(hashlib.sha256(b"abc").hexdigest(), "0" * 64)
-    p = _write(tmp_path / "d.jsonl", [HEADER, line])
+    p = _write(tmp_path / "d.jsonl", [HEADER, line, '{"end":1}'])
     with pytest.raises(TranscriptError, match="'sha256' does not match"):
+        read_transcript(p)
+
+
+def test_a_file_cut_at_a_line_boundary_is_noticed(tmp_path: Path) -> None:
+    p = _write(tmp_path / "k.jsonl", [HEADER, GOOD])
+    with pytest.raises(TranscriptError, match=r"k\.jsonl:3: transcript ends without its end line"):
+        read_transcript(p)
+    assert len(read_transcript(p, allow_incomplete=True).records) == 1
+    p = _write(tmp_path / "c.jsonl", [HEADER, GOOD, '{"end":2}'])
+    with pytest.raises(TranscriptError, match=r"c\.jsonl:3: end line says 2 records, found 1"):
+        read_transcript(p)
+    p = _write(tmp_path / "a.jsonl", [HEADER, '{"end":0}', GOOD])
+    with pytest.raises(TranscriptError, match=r"a\.jsonl:3: data after the end line"):
         read_transcript(p)
 
 
@@ -211,7 +226,7 @@ def test_not_utf8(tmp_path: Path) -> None:
 
 
 def test_write_then_read(tmp_path: Path) -> None:
-    recs = [
+    recs: list[StreamRecord | EventRecord] = [
         _stream(C2S, 0, "json", b'{"Type":1}\n', [11], None, False),
         _stream(S2C, 0, "data", bytes(range(256)) * 3, [500, 268], None, False),
         EventRecord("eof", dir=S2C, reason="write failed"),
@@ -231,6 +246,7 @@ def test_write_then_read(tmp_path: Path) -> None:
         HEADER.replace('"version": 1', '"version": 9') + "\n",
         HEADER + "\n" + GOOD[:20],
         HEADER + "\n" + GOOD + "\n" + "garbage\n",
+        HEADER + "\n" + GOOD + "\n",
     ],
 )
 def test_replay_cli_reports_bad_transcripts_in_one_line(tmp_path: Path, content: str) -> None:

@@ -8,49 +8,55 @@ on stderr and a non-zero exit (never a traceback).
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from . import (
-    __version__,
-    cmd_frame,
-    cmd_golden,
-    cmd_jobs,
-    cmd_list,
-    cmd_record,
-    cmd_replay,
-    cmd_run,
-    cmd_serve,
-)
+from . import __version__
 from .cli_errors import UsageError
 
-COMMANDS: tuple[ModuleType, ...] = (
-    cmd_serve,
-    cmd_jobs,
-    cmd_frame,
-    cmd_record,
-    cmd_replay,
-    cmd_golden,
-    cmd_run,
-    cmd_list,
-)
+COMMANDS: dict[str, str] = {
+    "serve": "cmd_serve",
+    "pull": "cmd_jobs",
+    "push": "cmd_jobs",
+    "frame": "cmd_frame",
+    "record": "cmd_record",
+    "replay": "cmd_replay",
+    "golden": "cmd_golden",
+    "run": "cmd_run",
+    "list": "cmd_list",
+    "fuzz": "cmd_fuzz",
+}
+"""Subcommand -> the module that defines it (``add_parser`` + ``run``).
+
+Modules are imported only when needed: a ``serve --stdio`` started once per
+connection by the conformance suite should not pay for the parsers and imports
+of every other command.
+"""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules(only: str | None) -> list[ModuleType]:
+    names = [COMMANDS[only]] if only in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    return [importlib.import_module(f"{__package__}.{name}") for name in names]
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that subcommand's (the others stay unimported)."""
     parser = argparse.ArgumentParser(
         prog="zrepl-conformance",
         description="Conformance toolkit for zrepl's ByteStreamRPC v1 protocol.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMANDS:
+    for module in _modules(only):
         module.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         code: int = args.run(args)

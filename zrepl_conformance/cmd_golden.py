@@ -5,7 +5,8 @@ or ``--iut FILE`` / ``--server-cmd CMD``, started exactly as the conformance con
 and fails on any difference (``--level bytes`` by default), and on golden files without a
 scenario or scenarios without a golden file. ``update`` re-records against the reference:
 ``--mode new`` only adds missing files, ``--mode all`` rewrites every one; ``--prune``
-deletes orphan files.
+deletes orphan files. A description's ``exclude`` table skips scenario ``NAME`` under the id
+``golden.NAME`` (reported EXCLUDED with its reason).
 """
 
 from __future__ import annotations
@@ -118,8 +119,7 @@ def _check(args: argparse.Namespace) -> int:
         print(f"ERROR scenario without a golden file: {name} (run: golden update)")
     counts: dict[str, int] = {}
     for r in report.results:
-        key = "error" if r.problem else (r.result.outcome if r.result else "error")
-        counts[key] = counts.get(key, 0) + 1
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     print(
         f"golden check against {spec.name} (level {level.value}): {summary or 'nothing run'}"

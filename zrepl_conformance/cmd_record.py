@@ -4,7 +4,7 @@ Two forms (docs/RECORDINGS.md):
 
 * ``record --out FILE -- CMD...``: run CMD with our stdin/stdout passed through unchanged and
   recorded, e.g. as an SSH forced command in front of a server, or as the connect command of
-  a client. Our exit status is CMD's.
+  a client. Our exit status is CMD's. ``FILE`` may contain ``{time}`` and ``{pid}``.
 * ``record --listen ADDR --forward ADDR --out DIR|PATTERN``: a recording TCP (or Unix
   socket) proxy, one transcript per connection (``PATTERN`` contains ``{n}``).
 
@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 from .cli_errors import UsageError
@@ -93,7 +95,22 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--forward and --count belong to --listen (proxy mode)")
     if not command:
         raise UsageError("missing the command to record: record --out FILE -- CMD...")
-    status, error = record_stdio(command, args.out, header=header, full=full)
+    out = _stdio_out(args.out)
+    status, error = record_stdio(command, out, header=header, full=full)
     if error:
-        print(f"zrepl-conformance record: {args.out}: {error}", file=sys.stderr)
+        print(f"zrepl-conformance record: {out}: {error}", file=sys.stderr)
     return status
+
+
+def _stdio_out(pattern: str) -> str:
+    """``--out`` with ``{time}`` (UTC, to the second) and ``{pid}`` filled in, so one forced
+    command line gives every connection its own file."""
+    if "{" not in pattern:
+        return pattern
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    try:
+        return pattern.format(time=stamp, pid=os.getpid())
+    except (KeyError, IndexError, ValueError) as exc:
+        raise UsageError(
+            f"bad --out pattern {pattern!r}: use {{time}} and {{pid}} ({exc})"
+        ) from None

@@ -50,6 +50,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--fixture", help="override the header's fixture")
     p.add_argument("--identity", help="override the header's identity")
     p.add_argument("--actual", metavar="FILE", help="write what happened as a transcript")
+    p.add_argument(
+        "--partial",
+        action="store_true",
+        help="accept a transcript without its end line (an interrupted recording)",
+    )
     p.set_defaults(run=run)
 
 
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--ignore applies to decoded messages; use --level messages or semantic")
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be positive")
-    transcript = read_transcript(args.transcript)
+    transcript = read_transcript(args.transcript, allow_incomplete=args.partial)
     try:
         if args.client_cmd:
             spec, role = client_spec_from_command(args.client_cmd), None

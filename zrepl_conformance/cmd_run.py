@@ -12,11 +12,15 @@ run itself broke.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from .cli_errors import UsageError
+
+AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,8 +28,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     which = p.add_mutually_exclusive_group()
     which.add_argument("--iut", metavar="FILE", help="implementation description (TOML)")
     which.add_argument("--server-cmd", metavar="CMD", help="shorthand: an IUT with only 'server'")
-    which.add_argument("--in-process", action="store_true",
-                       help="our reference in this process (tests the suite itself; fast)")
+    which.add_argument(
+        "--in-process",
+        action="store_true",
+        help="our reference in this process (tests the suite itself; fast)",
+    )
     p.add_argument("--strict", action="store_true", help="NON-STRICT counts as failure")
     p.add_argument("-k", metavar="EXPR", help="pytest -k expression over ids, levels, sections")
     p.add_argument("--timeout", type=float, metavar="S", help="per-case timeout (default 10)")
@@ -42,9 +49,19 @@ def pytest_args(args: argparse.Namespace, root: Path, json_path: Path) -> list[s
     ini = root / "pytest.ini"
     ini.write_text("[pytest]\n", encoding="utf-8")
     out = [
-        "-c", str(ini), "--rootdir", str(root),
-        "-p", "conformance.pytest_plugin", "-p", "no:terminal", "-p", "no:cacheprovider",
-        "--zrepl-console", "--zrepl-json", str(json_path),
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(root),
+        "-p",
+        "conformance.pytest_plugin",
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:cacheprovider",
+        "--zrepl-console",
+        "--zrepl-json",
+        str(json_path),
     ]
     if args.iut:
         out += ["--zrepl-iut", args.iut]
@@ -63,11 +80,9 @@ def pytest_args(args: argparse.Namespace, root: Path, json_path: Path) -> list[s
     if args.k:
         out += ["-k", args.k]
     if args.n and args.n not in ("0", "1"):
-        try:
-            import xdist  # noqa: F401
-        except ImportError:
-            raise UsageError("-n needs pytest-xdist (pip install pytest-xdist)") from None
-        out += ["-n", args.n]
+        if importlib.util.find_spec("xdist") is None:
+            raise UsageError("-n needs pytest-xdist (pip install pytest-xdist)")
+        out += ["-p", "xdist.plugin", "-n", args.n]
     if args.junit:
         out += ["--junitxml", args.junit, "-o", "junit_suite_name=zrepl-conformance"]
     if args.html:
@@ -85,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
     from conformance.report import jsonreport
 
     root = Path(tempfile.mkdtemp(prefix="zrepl-conformance-run-"))
+    # Only our plugin (and xdist for -n): whatever else is installed stays out of the run,
+    # also in xdist's workers, which inherit the environment.
+    saved = os.environ.get(AUTOLOAD)
+    os.environ[AUTOLOAD] = "1"
     try:
         json_path = root / "report.json"
         code = pytest.main(pytest_args(args, root, json_path))
@@ -96,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             shutil.copyfile(json_path, args.json)
     finally:
+        if saved is None:
+            del os.environ[AUTOLOAD]
+        else:
+            os.environ[AUTOLOAD] = saved
         shutil.rmtree(root, ignore_errors=True)
     if code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
         return 3

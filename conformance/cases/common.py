@@ -3,6 +3,7 @@ differential run, and checks of how a server process ended."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Final
@@ -53,16 +54,49 @@ def hidden_init_body(facts: FixtureFacts) -> bytes:
 
 def check_process(ctx: CaseContext, info: ProcInfo, ref: ProcInfo | None = None) -> None:
     """A server process ends on its own, not by a signal; its exit status is noted."""
-    if info.kind == "signal":
-        ctx.must("the server process died from a signal (§server.handler-crash: MUST NOT crash)",
-                 "a normal exit", info.description)
+    if info.kind == "signal" and info.returncode == -13:
+        ctx.note(
+            "the process ended by SIGPIPE writing to a peer that had gone (how a Go "
+            "program ends on a broken stdout): it stopped and closed"
+        )
+    elif info.kind == "signal":
+        ctx.must(
+            "the server process died from a signal (§server.handler-crash: MUST NOT crash)",
+            "a normal exit",
+            info.description,
+        )
     elif info.kind == "timeout":
-        ctx.should("the server process did not exit after its connection ended",
-                   "exit", info.description)
-    elif ref is not None and info.returncode is not None and ref.returncode is not None:
-        if (info.returncode == 0) != (ref.returncode == 0):
-            ctx.note(f"exit status {info.returncode}; the original stdinserver exits "
-                     f"{ref.returncode} here (§server.loop)")
+        ctx.should(
+            "the server process did not exit after its connection ended", "exit", info.description
+        )
+    elif (
+        ref is not None
+        and info.returncode is not None
+        and ref.returncode is not None
+        and (info.returncode == 0) != (ref.returncode == 0)
+    ):
+        ctx.note(
+            f"exit status {info.returncode}; the original stdinserver exits "
+            f"{ref.returncode} here (§server.loop)"
+        )
+
+
+Alternative = Callable[[CaseContext, Exchange, Exchange], bool]
+"""Accepts another answer the spec allows (records a note and returns True)."""
+
+
+def after_first(accept: Alternative) -> Alternative:
+    """Apply ``accept`` to the answers after a leading successful one (a ProtocolVersion
+    OK that precedes the request under test)."""
+
+    def check(ctx: CaseContext, got: Exchange, ref: Exchange) -> bool:
+        if not got.responses or got.responses[0].error_id != 0:
+            return False
+        rest, ref_rest = copy.copy(got), copy.copy(ref)
+        rest.responses, ref_rest.responses = got.responses[1:], ref.responses[1:]
+        return accept(ctx, rest, ref_rest)
+
+    return check
 
 
 def standard(
@@ -72,7 +106,7 @@ def standard(
     *,
     close: bool = True,
     quiet: float | None = None,
-    alternative: Callable[[CaseContext, Exchange, Exchange], bool] | None = None,
+    alternative: Alternative | None = None,
 ) -> tuple[Exchange, Exchange]:
     """Run ``script`` against the implementation and the reference; record the differences.
 
@@ -87,7 +121,7 @@ def standard(
     return got, ref
 
 
-def error5_or_close(what: str) -> Callable[[CaseContext, Exchange, Exchange], bool]:
+def error5_or_close(what: str) -> Alternative:
     """Accept E(5, any text) like the reference, or a close without any response like the
     original's crash (§deviations.handler-crashes); both end the connection."""
 
@@ -96,8 +130,10 @@ def error5_or_close(what: str) -> Callable[[CaseContext, Exchange, Exchange], bo
             ctx.note(f"{what}: closed without a response (the original's behaviour)")
             return True
         if got.responses and got.responses[0].error_id == 5:
-            ctx.note(f"{what}: answered E(5, {got.responses[0].header.message!r})"  # type: ignore[union-attr]
-                     " (the reference's behaviour)")
+            ctx.note(
+                f"{what}: answered E(5, {got.responses[0].header.message!r})"  # type: ignore[union-attr]
+                " (the reference's behaviour)"
+            )
             compare(ctx, got, ref, Rules(text=Level.INFO))
             return True
         return False
@@ -108,7 +144,7 @@ def error5_or_close(what: str) -> Callable[[CaseContext, Exchange, Exchange], bo
 Shape = tuple[tuple[int, int], ...]
 
 
-def accept_shapes(shapes: dict[Shape, str]) -> Callable[[CaseContext, Exchange, Exchange], bool]:
+def accept_shapes(shapes: dict[Shape, str]) -> Alternative:
     """Accept an answer whose (ErrorId, ResponseType) sequence is one of ``shapes``, followed
     by the end of the connection; the note says whose behaviour it is. Used where the spec
     allows the original's and the reference's answers alike (§deviations)."""
@@ -118,8 +154,10 @@ def accept_shapes(shapes: dict[Shape, str]) -> Callable[[CaseContext, Exchange, 
             return False
         if any(r.header is None for r in got.responses):
             return False
-        shape = tuple((r.header.error_id, r.header.response_type)  # type: ignore[union-attr]
-                      for r in got.responses)
+        shape = tuple(
+            (r.header.error_id, r.header.response_type)  # type: ignore[union-attr]
+            for r in got.responses
+        )
         label = shapes.get(shape)
         if label is None:
             return False
@@ -130,6 +168,6 @@ def accept_shapes(shapes: dict[Shape, str]) -> Callable[[CaseContext, Exchange, 
     return accept
 
 
-def accept_error(ids: dict[int, str]) -> Callable[[CaseContext, Exchange, Exchange], bool]:
+def accept_error(ids: dict[int, str]) -> Alternative:
     """One error response (any of ``ids``), then the end of the connection."""
     return accept_shapes({((i, 0),): label for i, label in ids.items()})

@@ -40,7 +40,9 @@ def write_progress(
 ) -> None:
     if verbose:
         width = len(str(total))
-        extra = f"  ({result.reason})" if result.reason and result.verdict is not Verdict.PASS else ""
+        extra = (
+            f"  ({result.reason})" if result.reason and result.verdict is not Verdict.PASS else ""
+        )
         out.write(f"[{done:>{width}}/{total}] {result.verdict!s:<13} {result.case_id}{extra}\n")
     else:
         out.write(MARK[result.verdict])

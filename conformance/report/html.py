@@ -56,8 +56,11 @@ def _case_row(r: CaseResult) -> str:
     for f in r.findings:
         parts.append(
             f'<div class="f-{f.level}"><b>[{f.level}]</b> {escape(f.what)}</div>'
-            + (f"expected:{_pre(f.expected)}actual:{_pre(f.actual)}" if f.expected or f.actual
-               else "")
+            + (
+                f"expected:{_pre(f.expected)}actual:{_pre(f.actual)}"
+                if f.expected or f.actual
+                else ""
+            )
         )
     for n in r.notes:
         parts.append(f"<div>note:</div>{_pre(n)}")

@@ -1054,12 +1054,19 @@ class FakeZfs:
         *,
         force: bool = False,
         nomount: bool = False,
+        before_apply: Callable[[], object] | None = None,
     ) -> ReceiveResult:
         """``zfs receive [-F] [-u] TARGET`` reading the stream from ``source`` (``read(n)``).
 
         ``TARGET`` is a filesystem/volume (the snapshot keeps the stream's short name) or a
         full snapshot name. The snapshot keeps the sender's GUID and gets this pool's next
         createtxg. All-or-nothing: on any error nothing changes.
+
+        ``before_apply`` runs after the whole stream was read and verified and before
+        anything changes; whatever it raises propagates and nothing is applied. A
+        replication client passes the check that its transport delivered the stream's
+        end (the chunked stream's zero chunk), so a transfer cut just after the last
+        payload byte is not kept (§frame.truncation).
         """
         reader = StreamReader(source)
         try:
@@ -1080,6 +1087,8 @@ class FakeZfs:
             reader.verify_payload()
         except StreamFormatError as exc:
             raise ZfsError(f"{errbuf}: {exc.reason}") from exc
+        if before_apply is not None:
+            before_apply()
         with self._write():
             plan = self._plan_receive(header, destsnap, errbuf, force)
             return self._apply_receive(plan, header, destsnap, nomount)

@@ -78,7 +78,9 @@ def check_strings(values: object, name: str, *, allow_empty: bool = False) -> tu
     items = tuple(dict.fromkeys(values))
     if not items and not allow_empty:
         raise InvalidArgument(f"{name} must not be empty")
+    strings: list[str] = []
     for v in items:
         if not isinstance(v, str):
             raise InvalidArgument(f"{name}: {v!r} is not a string")
-    return items  # type: ignore[return-value]
+        strings.append(v)
+    return tuple(strings)

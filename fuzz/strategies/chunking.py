@@ -8,6 +8,8 @@ point. The same strategy serves for transport deliveries (how ``receive_data`` i
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -40,7 +42,7 @@ def _pieces(draw: st.DrawFn, data: bytes, cap: int) -> tuple[bytes, ...]:
     elif mode == "cuts" and n > 1:
         cuts = sorted(draw(st.sets(st.integers(1, n - 1), max_size=min(n - 1, 16))))
         bounds = [0, *cuts, n]
-        sizes = [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
+        sizes = [b - a for a, b in itertools.pairwise(bounds)]
     else:
         sizes = [n]
     out: list[bytes] = []
@@ -55,7 +57,9 @@ def _pieces(draw: st.DrawFn, data: bytes, cap: int) -> tuple[bytes, ...]:
     return tuple(out)
 
 
-def chunkings(data: bytes, *, max_chunk_size: int | None = None) -> st.SearchStrategy[tuple[bytes, ...]]:
+def chunkings(
+    data: bytes, *, max_chunk_size: int | None = None
+) -> st.SearchStrategy[tuple[bytes, ...]]:
     """Non-empty pieces that concatenate to ``data`` (``()`` for empty data), each at most
     ``max_chunk_size`` bytes: the whole, random cuts, one byte each, or a fixed size.
 
@@ -69,9 +73,7 @@ def chunkings(data: bytes, *, max_chunk_size: int | None = None) -> st.SearchStr
     return _pieces(raw, cap)
 
 
-def chunked_streams(
-    data: bytes, *, max_chunk_size: int | None = None
-) -> st.SearchStrategy[bytes]:
+def chunked_streams(data: bytes, *, max_chunk_size: int | None = None) -> st.SearchStrategy[bytes]:
     """``data`` as one complete chunked stream with arbitrary boundaries, zero chunk
     included: ``bytestreamrpc.framing.decode_stream`` gives back ``(data, b"")``.
 

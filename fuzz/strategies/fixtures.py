@@ -92,7 +92,9 @@ def _fixtures(
     marks: list[BookmarkSpec] = []
     for ds in (*pools, *tree):
         count = draw(st.integers(0, max_snapshots))
-        short = draw(st.lists(version_names(max_size=12), min_size=count, max_size=count, unique=True))
+        short = draw(
+            st.lists(version_names(max_size=12), min_size=count, max_size=count, unique=True)
+        )
         for name in short:
             size = draw(st.sampled_from((512, 1024, 4096)))
             snapshots.append(SnapshotSpec(name=f"{ds}@{name}", referenced=size, written=size))
@@ -124,7 +126,8 @@ def fixtures(
     ['backup', 'pool', 'pool/data']
     """
     names = _check_pools(pools)
-    lo, hi = check_sizes(min_datasets, max_datasets, ceiling=200, min_name="min_datasets",
-                         max_name="max_datasets")
+    lo, hi = check_sizes(
+        min_datasets, max_datasets, ceiling=200, min_name="min_datasets", max_name="max_datasets"
+    )
     snaps = check_int(max_snapshots, "max_snapshots", maximum=100)
     return _fixtures(names, lo, hi, snaps, check_bool(bookmarks, "bookmarks"))

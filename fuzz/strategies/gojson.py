@@ -28,6 +28,7 @@ types are covered by the same code.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,9 +57,8 @@ _SHORT_ESCAPES: Final = {
     "\t": b"\\t",
 }
 _FOLDS: Final = {"s": ("s", "S", "\u017f"), "k": ("k", "K", "\u212a")}
-_TEXT: Final = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12
-)
+_TEXT: Final = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
+"""Short strings of any Unicode except lone surrogates (a Go string holds none)."""
 
 
 def go_type_for(message: type | GoType) -> GoType:
@@ -66,7 +66,7 @@ def go_type_for(message: type | GoType) -> GoType:
     if isinstance(message, GoUint | GoBool | GoString | GoByteArray | GoSlice | GoStruct):
         return message
     try:
-        return messages.go_type_of(message)  # type: ignore[arg-type]
+        return messages.go_type_of(message)
     except (KeyError, TypeError):
         raise InvalidArgument(
             f"{message!r} is not a ByteStreamRPC message class or Go type descriptor"
@@ -101,6 +101,7 @@ def go_values(go_type: type | GoType) -> st.SearchStrategy[object]:
     return _values(go_type_for(go_type))
 
 
+@functools.cache
 def _values(t: GoType) -> st.SearchStrategy[object]:
     if isinstance(t, GoUint):
         top = 2**t.bits - 1
@@ -115,7 +116,7 @@ def _values(t: GoType) -> st.SearchStrategy[object]:
         items = st.lists(_values(t.elem), max_size=4).map(tuple)
         build = t.build
         raw = st.one_of(st.none(), items)
-        return raw.map(build) if build is not None else raw  # type: ignore[arg-type]
+        return raw.map(build) if build is not None else raw
     struct = t
     fields = {f.attr: _values(f.type) for f in struct.fields}
     return st.fixed_dictionaries(fields).map(struct.build)
@@ -336,7 +337,9 @@ class _Render:
 
     def _unknown_entry(self, t: GoStruct) -> Callable[[], None]:
         def emit() -> None:
-            key = self.draw(_TEXT.filter(lambda k: t.lookup(k) is None))
+            key = self.draw(_TEXT)
+            if t.lookup(key) is not None:  # an unknown key must match no field
+                key = "\x00" + key
             self.string(key)
             self.punct(b":")
             self.toks.append(_Tok("raw", self.draw(_ANY_JSON)))
@@ -419,9 +422,7 @@ def _join(toks: list[_Tok]) -> bytes:
 
 
 @st.composite
-def _encoding(
-    draw: st.DrawFn, t: GoType, value: object, trailing: bool
-) -> bytes:
+def _encoding(draw: st.DrawFn, t: GoType, value: object, trailing: bool) -> bytes:
     r = _Render(draw, None)
     r.ws()
     if value == _null_value(t) and not draw(st.integers(0, 3)):
@@ -547,9 +548,7 @@ def _invalid(draw: st.DrawFn, t: GoType) -> bytes:
     return _join(toks)
 
 
-def go_json_texts(
-    message: type | GoType, *, validity: str = "valid"
-) -> st.SearchStrategy[bytes]:
+def go_json_texts(message: type | GoType, *, validity: str = "valid") -> st.SearchStrategy[bytes]:
     """Go-JSON texts for ``message`` (a message class such as ``RequestHeader``, or a Go
     type descriptor such as ``messages.VERSIONS_TYPE``) of the given ``validity``:
     ``"valid"``, ``"near-valid"`` or ``"invalid"`` (see the module docstring).

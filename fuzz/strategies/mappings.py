@@ -45,7 +45,8 @@ def _left_side(draw: st.DrawFn, sources: tuple[str, ...], kinds: tuple[str, ...]
         return "|"
     known = _prefixes(sources)
     any_path = dataset_paths(min_size=1, max_size=3).map(lambda p: p.to_string())
-    base = draw(st.sampled_from(known) if known and draw(st.booleans()) else any_path)
+    use_known = bool(known) and draw(st.booleans())
+    base: str = draw(st.sampled_from(known)) if use_known else draw(any_path)
     if draw(st.integers(0, 4)) == 0:
         base += draw(st.sampled_from(("x", "c", "_1")))  # a near miss of a real name
     if kind == "glob":
@@ -95,7 +96,9 @@ def mappings(
 
 
 @st.composite
-def _profile(draw: st.DrawFn, sources: tuple[str, ...], identities: tuple[str, ...]) -> dict[str, object]:
+def _profile(
+    draw: st.DrawFn, sources: tuple[str, ...], identities: tuple[str, ...]
+) -> dict[str, object]:
     identity = draw(st.sampled_from(identities))
     prof: dict[str, object] = {"identity": identity}
     if draw(st.integers(0, 5)):

@@ -10,7 +10,7 @@ docs/PROTOCOL.md §server.summary.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final, cast
 
 from hypothesis import strategies as st
 
@@ -106,9 +106,7 @@ def _versions(
 
 def protocol_version_requests() -> st.SearchStrategy[ProtocolVersionRequest]:
     """``ClientVersion`` 1 most of the time, else any uint8 (§server.pv.mismatch)."""
-    return st.builds(
-        ProtocolVersionRequest, st.one_of(st.just(1), st.just(1), st.integers(0, 255))
-    )
+    return st.builds(ProtocolVersionRequest, st.one_of(st.just(1), st.just(1), st.integers(0, 255)))
 
 
 def filesystem_requests() -> st.SearchStrategy[FilesystemRequest]:
@@ -150,7 +148,7 @@ def close_requests() -> st.SearchStrategy[CloseRequest]:
     return st.builds(CloseRequest, st.one_of(st.just(""), st.text(max_size=20)))
 
 
-_BY_TYPE: Final = {
+_BY_TYPE: Final[dict[RequestType, Any]] = {
     RequestType.PROTOCOL_VERSION: lambda p, v: protocol_version_requests(),
     RequestType.FILESYSTEM: lambda p, v: filesystem_requests(),
     RequestType.FILESYSTEM_VERSIONS: lambda p, v: filesystem_versions_requests(paths=p),
@@ -178,7 +176,8 @@ def request_bodies(
     FilesystemVersionsRequest(filesystem=DatasetPath(components=('pool', 'data')))
     """
     kinds = check_subset(types, "types", REQUEST_TYPES)
-    return st.one_of(*[_BY_TYPE[RequestType(k)](paths, versions) for k in kinds])  # type: ignore[call-overload]
+    makers = [_BY_TYPE[RequestType(cast(int, k))] for k in kinds]
+    return st.one_of(*[make(paths, versions) for make in makers])
 
 
 def response_headers(
@@ -200,9 +199,9 @@ def response_headers(
     return st.builds(
         ResponseHeader,
         request_ids(),
-        errs,  # type: ignore[arg-type]
+        errs,
         st.one_of(st.just(""), st.text(max_size=40)),
-        rts,  # type: ignore[arg-type]
+        rts,
     )
 
 
@@ -224,6 +223,8 @@ def versions_bodies(
     return st.one_of(st.none(), lists) if lo == 0 else lists
 
 
-def response_bodies() -> st.SearchStrategy[tuple[DatasetPath, ...] | tuple[FilesystemVersion, ...] | None]:
+def response_bodies() -> st.SearchStrategy[
+    tuple[DatasetPath, ...] | tuple[FilesystemVersion, ...] | None
+]:
     """Either kind of JSON response body."""
     return st.one_of(filesystems_bodies(), versions_bodies())

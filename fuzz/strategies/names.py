@@ -11,6 +11,7 @@ path-confusion bugs are made of (docs/PROTOCOL.md §msg.dataset-path,
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 from hypothesis import strategies as st
@@ -27,9 +28,7 @@ __all__ = [
     "version_names",
 ]
 
-COMPONENT_ALPHABET: Final = (
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:"
-)
+COMPONENT_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:"
 """Characters valid in a ZFS name component that ``zfs.NewDatasetPath`` also accepts."""
 
 _COMMON: Final = ("pool", "data", "home", "db", "backup", "zrepl", "a", "b", "x")
@@ -43,11 +42,19 @@ def dataset_components(*, min_size: int = 1, max_size: int = 12) -> st.SearchStr
     'db'
     """
     lo, hi = check_sizes(min_size, max_size, floor=1, ceiling=200)
+    return _components(lo, hi)
+
+
+@functools.lru_cache(maxsize=256)
+def _components(lo: int, hi: int) -> st.SearchStrategy[str]:
+    # Built once per size range: Hypothesis analyses filter lambdas when a strategy is made.
     common = [c for c in _COMMON if lo <= len(c) <= hi]
-    free = st.text(COMPONENT_ALPHABET, min_size=lo, max_size=hi).filter(
-        lambda c: c not in (".", "..")
-    )
+    free = st.text(COMPONENT_ALPHABET, min_size=lo, max_size=hi).filter(_not_dots)
     return st.one_of(st.sampled_from(common), free) if common else free
+
+
+def _not_dots(c: str) -> bool:
+    return c not in (".", "..")
 
 
 def dataset_paths(
@@ -119,10 +126,16 @@ def version_names(*, min_size: int = 1, max_size: int = 24) -> st.SearchStrategy
     Includes zrepl's own ``zrepl_YYYYmmdd_HHMMSS_000`` style.
     """
     lo, hi = check_sizes(min_size, max_size, floor=1, ceiling=200)
-    stamps = st.builds(
-        lambda d, h: f"zrepl_201705{d:02d}_{h:02d}0000_000", st.integers(1, 28), st.integers(0, 23)
-    ).filter(lambda s: lo <= len(s) <= hi)
-    free = st.text(COMPONENT_ALPHABET, min_size=lo, max_size=hi).filter(
-        lambda c: c not in (".", "..")
-    )
-    return st.one_of(stamps, free)
+    return _version_names(lo, hi)
+
+
+def _stamp(day: int, hour: int) -> str:
+    return f"zrepl_201705{day:02d}_{hour:02d}0000_000"
+
+
+@functools.lru_cache(maxsize=256)
+def _version_names(lo: int, hi: int) -> st.SearchStrategy[str]:
+    free = st.text(COMPONENT_ALPHABET, min_size=lo, max_size=hi).filter(_not_dots)
+    if lo <= len(_stamp(1, 0)) <= hi:
+        return st.one_of(st.builds(_stamp, st.integers(1, 28), st.integers(0, 23)), free)
+    return free

@@ -7,6 +7,7 @@ a float stops being exact), 2^63 (where a signed integer overflows) and 2^64 −
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Final
 
@@ -42,6 +43,11 @@ def guids(*, min_value: int = 0, max_value: int = MAX_UINT64) -> st.SearchStrate
     hi = check_int(max_value, "max_value", maximum=MAX_UINT64)
     if lo > hi:
         raise InvalidArgument(f"min_value={lo} must not exceed max_value={hi}")
+    return _guids(lo, hi)
+
+
+@functools.lru_cache(maxsize=64)
+def _guids(lo: int, hi: int) -> st.SearchStrategy[int]:
     edges = [e for e in _EDGES if lo <= e <= hi]
     free = st.integers(lo, hi)
     return st.one_of(st.sampled_from(edges), free) if edges else free
@@ -64,16 +70,29 @@ def filesystem_versions(
     hi = check_int(max_txg, "max_txg", maximum=MAX_UINT64)
     if lo > hi:
         raise InvalidArgument(f"min_txg={lo} must not exceed max_txg={hi}")
+    if guid is None:
+        return _versions(tuple(str(k) for k in kinds), lo, hi)
+    return st.builds(FilesystemVersion, st.sampled_from(kinds), version_names(), guid,
+                     st.integers(lo, hi))  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def _versions(kinds: tuple[str, ...], lo: int, hi: int) -> st.SearchStrategy[FilesystemVersion]:
     return st.builds(
-        FilesystemVersion,
-        st.sampled_from(kinds),
-        version_names(),
-        guid if guid is not None else guids(),
-        st.integers(lo, hi),
+        FilesystemVersion, st.sampled_from(kinds), version_names(), guids(), st.integers(lo, hi)
     )
 
 
-_BAD_TYPES: Final = ("", "Snapshot", "BOOKMARK", "snap", "filesystem", "volume", "snapshot ", "ſnapshot")
+_BAD_TYPES: Final = (
+    "",
+    "Snapshot",
+    "BOOKMARK",
+    "snap",
+    "filesystem",
+    "volume",
+    "snapshot ",
+    "ſnapshot",
+)
 
 
 @st.composite
@@ -82,7 +101,9 @@ def _near_valid_version(draw: st.DrawFn) -> FilesystemVersion:
     if draw(st.booleans()):
         bad_type = draw(st.one_of(st.sampled_from(_BAD_TYPES), st.text(max_size=10)))
         return FilesystemVersion(
-            bad_type if bad_type not in VERSION_TYPES else "", version.name, version.guid,
+            bad_type if bad_type not in VERSION_TYPES else "",
+            version.name,
+            version.guid,
             version.create_txg,
         )
     name = draw(
@@ -101,6 +122,7 @@ def _near_valid_version(draw: st.DrawFn) -> FilesystemVersion:
     return FilesystemVersion(version.type, name, version.guid, version.create_txg)
 
 
+@functools.cache
 def near_valid_filesystem_versions() -> st.SearchStrategy[FilesystemVersion]:
     """A version one defect away from valid: a Type other than ``snapshot``/``bookmark``
     (the original panicked on it, §handler.transfer) or a Name no ZFS object can have."""
@@ -108,7 +130,9 @@ def near_valid_filesystem_versions() -> st.SearchStrategy[FilesystemVersion]:
 
 
 @st.composite
-def _version_list(draw: st.DrawFn, lo: int, hi: int, bookmarks: bool) -> tuple[FilesystemVersion, ...]:
+def _version_list(
+    draw: st.DrawFn, lo: int, hi: int, bookmarks: bool
+) -> tuple[FilesystemVersion, ...]:
     n = draw(st.integers(lo, hi))
     names = draw(st.lists(version_names(), min_size=n, max_size=n, unique=True))
     ids = draw(st.lists(guids(min_value=1), min_size=n, max_size=n, unique=True))

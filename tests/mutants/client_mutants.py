@@ -141,9 +141,9 @@ def _force_receive() -> None:
     receive: Any = FakeZfs.receive
 
     def forced(
-        self: FakeZfs, target: str, source: object, *, force: bool = False, nomount: bool = False
+        self: FakeZfs, target: str, source: object, *, force: bool = False, **options: Any
     ) -> object:
-        return receive(self, target, source, force=True, nomount=nomount)
+        return receive(self, target, source, force=True, **options)
 
     replace(FakeZfs, "receive", forced)
 

@@ -173,7 +173,7 @@ def _close_without_ok() -> None:
     description="keeps reading after an undecodable request header instead of closing",
     sections=("§server.header.decode-error",),
     family="server-rows",
-    expect="NON-STRICT",
+    expect="FAIL",
 )
 def _header_error_stays_open() -> None:
     def hook(conn: Connection, bad: BadRequest, outcome: Outcome, peer_closed: bool) -> BadRequest:
@@ -205,7 +205,7 @@ def _fsv_error_continues() -> None:
     "request's Id",
     sections=("§msg.request-id",),
     family="server-rows",
-    expect="NON-STRICT",
+    expect="FAIL",
 )
 def _success_zero_id() -> None:
     def zero_id(self: Connection, response_type: ResponseType) -> ResponseHeader:

@@ -1,0 +1,488 @@
+"""Fuzzing campaigns: one target, N workers, a time budget, a corpus, live progress, reproducers.
+
+Two engines run the same targets (:mod:`fuzz.targets`):
+
+``atheris`` (default when atheris imports)
+    Coverage-guided: the target's script runs under libFuzzer with atheris feeding
+    ``test.hypothesis.fuzz_one_input``; ``--workers N`` > 1 uses libFuzzer's fork mode
+    (``-fork=N``: N child processes sharing one corpus directory). libFuzzer writes each
+    crashing input as ``crash-<sha1>`` into the findings directory; the reproducer command
+    replays it through the same script.
+``hypothesis``
+    No coverage feedback: N worker processes run the target's Hypothesis test in batches
+    with fresh seeds until the time is up, with Hypothesis's own generation heuristics and
+    shrinking. A failure is written as a text reproducer (the shrunk example, the traceback
+    and Hypothesis's ``@reproduce_failure`` blob) and kept in the example database, which
+    replays it first on the next run.
+
+Both share the Hypothesis example database (a directory, or Redis across machines,
+:mod:`fuzz.database`) in which failing examples are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from .database import DATABASE_ENV, describe
+from .libfuzzer import ARGV0_ENV, STATS_ENV, atheris_available, read_counts
+from .targets import TARGETS, Target
+
+__all__ = [
+    "ENGINES",
+    "CampaignError",
+    "CampaignResult",
+    "Progress",
+    "run_campaign",
+]
+
+ENGINES: Final = ("auto", "atheris", "hypothesis")
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+_FINDING_PREFIXES: Final = ("crash-", "timeout-", "oom-", "leak-", "slow-unit-", "finding-")
+_PLAIN = re.compile(
+    r"^#(\d+)\s+(?:NEW|REDUCE|pulse|INITED|DONE|RELOAD)\s+cov: (\d+) ft: \d+ corp: (\d+)/\S+"
+    r".*?exec/s: (\d+)"
+)
+_FORK = re.compile(
+    r"^#(\d+): cov: (\d+) ft: \d+ corp: (\d+) exec/s (\d+) oom/timeout/crash: (\d+)/(\d+)/(\d+)"
+)
+
+
+class CampaignError(Exception):
+    """A campaign could not be run (bad target, missing engine, ...)."""
+
+
+@dataclass
+class Progress:
+    """What a campaign has done so far."""
+
+    executions: int = 0
+    """Inputs the engine ran (libFuzzer's count; the Hypothesis engine counts examples)."""
+    checks: int = 0
+    """Inputs that reached the target's check (too-short inputs stop before it)."""
+    exec_per_s: float = 0.0
+    corpus: int = 0
+    coverage: int | None = None
+    findings: int = 0
+    elapsed: float = 0.0
+
+    def line(self, target: str, engine: str) -> str:
+        cov = f" cov {self.coverage}" if self.coverage is not None else ""
+        checks = f" checks {self.checks}" if self.checks != self.executions else ""
+        return (
+            f"[{target} {engine}] {self.elapsed:6.1f}s  execs {self.executions:>9}  "
+            f"{self.exec_per_s:>8.0f}/s{checks}  corpus {self.corpus:>5}{cov}  "
+            f"findings {self.findings}"
+        )
+
+
+@dataclass
+class CampaignResult:
+    target: str
+    engine: str
+    workers: int
+    seconds: float
+    progress: Progress
+    findings: list[Path] = field(default_factory=list)
+    reproduce: list[str] = field(default_factory=list)
+    log: Path | None = None
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def summary(self) -> str:
+        p = self.progress
+        rate = p.executions / self.seconds if self.seconds else 0.0
+        lines = [
+            f"campaign {self.target}: engine {self.engine}, {self.workers} worker(s), "
+            f"{self.seconds:.1f} s, {p.executions} executions ({rate:.0f}/s), "
+            f"{p.checks} reached the check, corpus {p.corpus}"
+            + (f", coverage {p.coverage}" if p.coverage is not None else ""),
+        ]
+        if self.note:
+            lines.append(f"  note: {self.note}")
+        if not self.findings:
+            lines.append("  no findings")
+        for path, cmd in zip(self.findings, self.reproduce, strict=False):
+            lines.append(f"  FINDING {path}")
+            lines.append(f"    reproduce: {cmd}")
+        if self.log is not None:
+            lines.append(f"  log: {self.log}")
+        return "\n".join(lines)
+
+
+Reporter = Callable[[Progress], None]
+
+
+def _findings_in(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.name.startswith(_FINDING_PREFIXES))
+
+
+def _corpus_size(corpus: Path) -> int:
+    return sum(1 for p in corpus.iterdir() if p.is_file()) if corpus.is_dir() else 0
+
+
+def choose_engine(engine: str) -> tuple[str, str]:
+    """``(engine, note)``: ``auto`` picks atheris when it imports, else Hypothesis."""
+    if engine not in ENGINES:
+        raise CampaignError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
+    why = atheris_available()
+    if engine == "atheris" and why is not None:
+        raise CampaignError(why)
+    if engine == "auto":
+        return ("atheris", "") if why is None else ("hypothesis", f"atheris unavailable: {why}")
+    return engine, ""
+
+
+def run_campaign(
+    target: str,
+    *,
+    workers: int = 1,
+    seconds: float = 60.0,
+    corpus: Path | None = None,
+    findings: Path | None = None,
+    database: str | None = None,
+    engine: str = "auto",
+    keep_going: bool = False,
+    report: Reporter | None = None,
+    runs: int | None = None,
+) -> CampaignResult:
+    """Run one campaign of ``target``; ``report`` gets :class:`Progress` about once a second."""
+    if target not in TARGETS:
+        raise CampaignError(f"unknown fuzz target {target!r} (known: {', '.join(TARGETS)})")
+    if workers < 1:
+        raise CampaignError("--workers must be at least 1")
+    if seconds <= 0:
+        raise CampaignError("--time must be positive")
+    chosen, note = choose_engine(engine)
+    corpus_dir = corpus if corpus is not None else Path("fuzz-corpus") / target
+    findings_dir = findings if findings is not None else Path("fuzz-findings") / target
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    findings_dir.mkdir(parents=True, exist_ok=True)
+    t = TARGETS[target]
+    if chosen == "atheris":
+        result = _run_atheris(t, workers, seconds, corpus_dir, findings_dir, database,
+                              keep_going, report, runs)  # fmt: skip
+    else:
+        result = _run_hypothesis(t, workers, seconds, findings_dir, database, keep_going, report)
+    result.note = "; ".join(x for x in (note, result.note) if x)
+    return result
+
+
+# --------------------------------------------------------------------------- atheris
+
+
+def _wrapper(directory: Path, script: Path) -> Path:
+    """An executable that runs ``script`` with this Python (libFuzzer's fork mode execs it)."""
+    path = directory / f".run-{script.stem}.sh"
+    path.write_text(
+        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(script))} "$@"\n'
+    )
+    path.chmod(0o755)
+    return path
+
+
+def _environment(database: str | None, extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + (
+        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+    )
+    if database:
+        env[DATABASE_ENV] = database
+    env.update(extra)
+    return env
+
+
+def _run_atheris(
+    t: Target,
+    workers: int,
+    seconds: float,
+    corpus: Path,
+    findings: Path,
+    database: str | None,
+    keep_going: bool,
+    report: Reporter | None,
+    runs: int | None,
+) -> CampaignResult:
+    before = set(_findings_in(findings))
+    wrapper = _wrapper(findings, t.script)
+    argv = [
+        str(wrapper),
+        f"-max_total_time={max(1, round(seconds))}",
+        f"-artifact_prefix={findings}{os.sep}",
+        "-timeout=30",
+        "-print_final_stats=1",
+    ]
+    if workers > 1:
+        argv.append(f"-fork={workers}")
+        if keep_going:
+            argv += ["-ignore_crashes=1", "-ignore_timeouts=1", "-ignore_ooms=1"]
+    if runs is not None:
+        argv.append(f"-runs={runs}")
+    argv.append(str(corpus))
+    log_path = findings / f"campaign-{int(time.time())}.log"
+    progress = Progress()
+    start = time.monotonic()
+    stats = tempfile.mkdtemp(prefix=".stats-", dir=findings)
+    env = _environment(database, {ARGV0_ENV: str(wrapper), STATS_ENV: stats})
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.PIPE, env=env,
+            text=True, errors="replace", start_new_session=True,
+        )  # fmt: skip
+        assert proc.stderr is not None
+        ticker = _Ticker(progress, report, start, lambda: _corpus_size(corpus),
+                         lambda: read_counts(stats))  # fmt: skip
+        try:
+            for line in proc.stderr:
+                log.write(line)
+                _parse_libfuzzer(line, progress)
+                progress.findings = len(set(_findings_in(findings)) - before)
+                ticker.maybe()
+            proc.wait()
+        except KeyboardInterrupt:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)
+            proc.wait()
+            raise
+        finally:
+            ticker.stop()
+    elapsed = time.monotonic() - start
+    progress.elapsed = elapsed
+    progress.corpus = _corpus_size(corpus)
+    progress.checks = read_counts(stats)
+    progress.executions = max(progress.executions, progress.checks)
+    progress.exec_per_s = progress.executions / elapsed if elapsed else 0.0
+    shutil.rmtree(stats, ignore_errors=True)
+    new = sorted(set(_findings_in(findings)) - before)
+    progress.findings = len(new)
+    if report is not None:
+        report(progress)
+    reproduce = [
+        f"{shlex.quote(sys.executable)} {shlex.quote(str(t.script))} {shlex.quote(str(p))}"
+        for p in new
+    ]
+    result = CampaignResult(t.name, "atheris", workers, elapsed, progress, new, reproduce, log_path)
+    if proc.returncode not in (0, None) and not new:
+        result.note = f"libFuzzer exited with status {proc.returncode} (see the log)"
+    return result
+
+
+def _parse_libfuzzer(line: str, progress: Progress) -> None:
+    m = _FORK.match(line)
+    if m:
+        progress.executions = int(m.group(1))
+        progress.coverage = int(m.group(2))
+        progress.corpus = int(m.group(3))
+        progress.exec_per_s = float(m.group(4))
+        return
+    m = _PLAIN.match(line)
+    if m:
+        progress.executions = int(m.group(1))
+        progress.coverage = int(m.group(2))
+        progress.corpus = int(m.group(3))
+        progress.exec_per_s = float(m.group(4))
+        return
+    if line.startswith("stat::number_of_executed_units:"):
+        progress.executions = max(progress.executions, int(line.split(":")[-1]))
+
+
+class _Ticker:
+    """Calls the reporter about once a second, also while the engine is quiet."""
+
+    def __init__(
+        self, progress: Progress, report: Reporter | None, start: float,
+        corpus: Callable[[], int] | None = None, executions: Callable[[], int] | None = None,
+    ) -> None:  # fmt: skip
+        self.progress = progress
+        self.report = report
+        self.start = start
+        self.corpus = corpus
+        self.executions = executions
+        self._last = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if report is not None:
+            self._thread = threading.Thread(target=self._loop, daemon=True)
+            self._thread.start()
+
+    def maybe(self) -> None:
+        now = time.monotonic()
+        if self.report is not None and now - self._last >= 1.0:
+            self._emit(now)
+
+    def _emit(self, now: float) -> None:
+        self._last = now
+        self.progress.elapsed = now - self.start
+        if self.corpus is not None and not self.progress.corpus:
+            self.progress.corpus = self.corpus()
+        if self.executions is not None:  # every process's published count
+            self.progress.checks = self.executions()
+        assert self.report is not None
+        self.report(self.progress)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1.0):
+            self.maybe()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+
+
+# --------------------------------------------------------------------------- hypothesis
+
+
+def _hypothesis_worker(
+    name: str,
+    seconds: float,
+    database: str | None,
+    findings: str,
+    counter: Any,
+    found: Any,
+    worker: int,
+    keep_going: bool,
+) -> None:
+    """One worker process: batches of the target's test until time is up (or a finding)."""
+    from hypothesis.errors import InvalidArgument
+
+    from .database import open_database
+    from .targets import load
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C
+    db = open_database(database)
+
+    def tick() -> None:
+        with counter.get_lock():
+            counter.value += 1
+
+    module = load(name)
+    deadline = time.monotonic() + seconds
+    batch = 0
+    while time.monotonic() < deadline:
+        batch += 1
+        test = module.build(db, tick)  # a fresh random seed per batch (derandomize is off)
+        try:
+            test()
+        except InvalidArgument as exc:  # the target is broken, not the code under test
+            print(f"fuzz worker {worker}: target {name} cannot run: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except Exception as exc:
+            _write_finding(Path(findings), name, worker, batch, exc)
+            with found.get_lock():
+                found.value += 1
+            if not keep_going:
+                return
+
+
+def _write_finding(directory: Path, name: str, worker: int, batch: int, exc: BaseException) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = directory / f"finding-{name}-{stamp}-p{os.getpid()}w{worker}b{batch}.txt"
+    notes = "\n".join(getattr(exc, "__notes__", []))
+    text = f"fuzz target {name}: Hypothesis found a failing example.\n\n{notes}\n\n" + "".join(
+        traceback.format_exception(exc)
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _run_hypothesis(
+    t: Target,
+    workers: int,
+    seconds: float,
+    findings: Path,
+    database: str | None,
+    keep_going: bool,
+    report: Reporter | None,
+) -> CampaignResult:
+    ctx: Any = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    counter = ctx.Value("q", 0)
+    found = ctx.Value("i", 0)
+    before = set(_findings_in(findings))
+    procs = [
+        ctx.Process(
+            target=_hypothesis_worker,
+            args=(t.name, seconds, database, str(findings), counter, found, w, keep_going),
+            daemon=True,
+        )
+        for w in range(workers)
+    ]
+    progress = Progress()
+    start = time.monotonic()
+    for p in procs:
+        p.start()
+    last_count, last_time = 0, start
+    try:
+        while any(p.is_alive() for p in procs):
+            for p in procs:
+                p.join(timeout=1.0 / len(procs))
+            now = time.monotonic()
+            count = counter.value
+            progress.executions = progress.checks = count
+            progress.exec_per_s = (count - last_count) / max(now - last_time, 1e-9)
+            last_count, last_time = count, now
+            progress.findings = found.value
+            progress.elapsed = now - start
+            if report is not None:
+                report(progress)
+            if progress.findings and not keep_going:
+                for p in procs:
+                    p.terminate()
+            if now - start > seconds + 120:  # a worker stuck in one example: stop it
+                for p in procs:
+                    p.kill()
+    except KeyboardInterrupt:
+        for p in procs:
+            p.terminate()
+        raise
+    elapsed = time.monotonic() - start
+    progress.executions = progress.checks = counter.value
+    progress.exec_per_s = progress.executions / elapsed if elapsed else 0.0
+    progress.elapsed = elapsed
+    new = sorted(set(_findings_in(findings)) - before)
+    progress.findings = len(new)
+    reproduce = [
+        f"zrepl-conformance fuzz campaign --target {t.name} --engine hypothesis --time 10"
+        f"{'' if not database else ' --database ' + shlex.quote(database)}"
+        "  (the example database replays it first; details in the file)"
+        for _ in new
+    ]
+    return CampaignResult(t.name, "hypothesis", workers, elapsed, progress, new, reproduce, None,
+                          f"example database: {describe(database)}")  # fmt: skip
+
+
+def print_progress(stream: TextIO, target: str, engine: str) -> Reporter:
+    """A reporter that redraws one status line on a terminal, or prints every 5 s otherwise."""
+    tty = stream.isatty()
+    state = {"last": 0.0}
+
+    def report(p: Progress) -> None:
+        if tty:
+            stream.write("\r" + p.line(target, engine))
+            stream.flush()
+        elif p.elapsed - state["last"] >= 5.0:
+            state["last"] = p.elapsed
+            stream.write(p.line(target, engine) + "\n")
+            stream.flush()
+
+    return report

@@ -1,0 +1,169 @@
+"""``zrepl-conformance run`` end to end, its reports, and the pytest plugin.
+
+Each test runs the command (or pytest) as a real subprocess, as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CRASH = [
+    sys.executable,
+    "-c",
+    "import sys; sys.stderr.write('Traceback: boom in handler\\n'); sys.exit(3)",
+]
+
+
+def _env() -> dict[str, str]:
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": str(ROOT) + (os.pathsep + path if path else "")}
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "zrepl_conformance", "run", *args],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_run_against_the_reference_passes_and_writes_every_report(tmp_path: Path) -> None:
+    j, h, x = tmp_path / "r.json", tmp_path / "r.html", tmp_path / "r.xml"
+    res = _run(
+        "-k", "server.pv or transfer.init.1", "--json", str(j), "--html", str(h), "--junit", str(x)
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "per section" not in res.stdout  # the console table has its own header
+    assert "§server.pv.ok" in res.stdout and "total" in res.stdout
+    doc = json.loads(j.read_text())
+    assert doc["counts"]["FAIL"] == 0 and doc["counts"]["PASS"] == len(doc["cases"]) >= 10
+    ids = [c["id"] for c in doc["cases"]]
+    assert "transfer.init.1" in ids and all(i.startswith(("server.pv", "transfer")) for i in ids)
+    page = h.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<script src" not in page
+    assert page.count('class="case"') == len(ids)
+    # the wire log of both directions, in the recordings' transcript format, and in hex
+    assert "&quot;dir&quot;:&quot;c2s&quot;" in page and "&quot;dir&quot;:&quot;s2c&quot;" in page
+    assert "&quot;kind&quot;:&quot;data&quot;" in page  # the send stream, summarised
+    assert "zrepl-conformance-transcript" in page and "iut&gt;suite #1: " in page
+    suite = ET.parse(x).getroot()
+    cases = suite.findall(".//testcase")
+    assert len(cases) == len(ids)
+    assert {c.get("classname") for c in cases} == {"conformance.server", "conformance.transfer"}
+
+
+def test_run_reports_failures_with_expected_and_actual_and_stderr(tmp_path: Path) -> None:
+    j, x = tmp_path / "r.json", tmp_path / "r.xml"
+    res = _run(
+        "--server-cmd",
+        " ".join(json.dumps(a) for a in CRASH),
+        "-k",
+        "server.pv.ok.1 or server.unknown-type.1",
+        "--json",
+        str(j),
+        "--junit",
+        str(x),
+    )
+    assert res.returncode == 1, res.stdout + res.stderr
+    out = res.stdout
+    assert "FAILURES" in out
+    assert "FAIL server.pv.ok.1 [MUST] §server.pv.ok" in out
+    assert "expected: OK(0x01)" in out and "actual:" in out
+    assert "boom in handler" in out and "exit 3" in out
+    doc = json.loads(j.read_text())
+    assert doc["counts"]["FAIL"] == 2
+    failures = ET.parse(x).getroot().findall(".//failure")
+    assert len(failures) == 2 and "boom in handler" in (failures[0].text or "")
+
+
+def test_strict_makes_non_strict_a_failure(tmp_path: Path) -> None:
+    from tests.mutants import mutant_spec
+
+    spec = mutant_spec("success-zero-request-id", tmp_path)
+    lenient = _run("--iut", str(spec), "-k", "server.pv.ok.1")
+    strict = _run("--iut", str(spec), "-k", "server.pv.ok.1", "--strict")
+    assert lenient.returncode == 0, lenient.stdout + lenient.stderr
+    assert "NON-STRICT" in lenient.stdout
+    assert strict.returncode == 1
+    assert "RequestId" in strict.stdout
+
+
+def test_parallel_workers_give_the_same_results(tmp_path: Path) -> None:
+    j = tmp_path / "r.json"
+    res = _run("-n", "2", "-k", "server.unknown-type or frame.truncation", "--json", str(j), "-v")
+    assert res.returncode == 0, res.stdout + res.stderr
+    from conformance.catalog import all_cases
+
+    doc = json.loads(j.read_text())
+    want = {
+        c.id
+        for c in all_cases()
+        if any(w in c.id or w in c.section for w in ("server.unknown-type", "frame.truncation"))
+    }
+    assert {c["id"] for c in doc["cases"]} == want and len(want) >= 20
+    assert doc["counts"]["PASS"] == len(want)
+    progress = [ln for ln in res.stdout.splitlines() if ln.startswith("[")]
+    assert len(progress) == len(want) and all(" PASS " in ln for ln in progress)
+    assert "Benchmark" not in res.stderr  # no unrelated plugins in the run
+
+
+def test_unknown_case_ids_in_a_description_are_a_usage_error(tmp_path: Path) -> None:
+    p = tmp_path / "iut.toml"
+    p.write_text('server = "true"\n[exclude]\n"server.nope.9" = "typo"\n')
+    res = _run("--iut", str(p))
+    assert res.returncode == 2
+    assert "server.nope.9" in res.stderr + res.stdout
+
+
+def _pytest(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "conformance.pytest_plugin",
+            "-c",
+            os.devnull,
+            "--rootdir",
+            str(cwd),
+            *args,
+            str(cwd),
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_plugin_does_nothing_without_its_options(tmp_path: Path) -> None:
+    (tmp_path / "test_mine.py").write_text("def test_mine():\n    assert 1 + 1 == 2\n")
+    res = _pytest(["-q"], tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "1 passed" in res.stdout
+    assert "zrepl-conformance" not in res.stdout
+
+
+@pytest.mark.parametrize("option", ["--zrepl-in-process", "--zrepl-reference"])
+def test_the_plugin_runs_the_catalog_inside_pytest(tmp_path: Path, option: str) -> None:
+    res = _pytest([option, "-q", "-k", "server.pv.mismatch or MUST and server.close"], tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "9 passed" in res.stdout
+    assert "zrepl-conformance summary" in res.stdout and "§server.pv.mismatch" in res.stdout
