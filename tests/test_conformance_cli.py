@@ -91,9 +91,9 @@ def test_run_reports_failures_with_expected_and_actual_and_stderr(tmp_path: Path
 def test_strict_makes_non_strict_a_failure(tmp_path: Path) -> None:
     from tests.mutants import mutant_spec
 
-    spec = mutant_spec("success-zero-request-id", tmp_path)
-    lenient = _run("--iut", str(spec), "-k", "server.pv.ok.1")
-    strict = _run("--iut", str(spec), "-k", "server.pv.ok.1", "--strict")
+    spec = mutant_spec("error-echoes-request-id", tmp_path)
+    lenient = _run("--iut", str(spec), "-k", "server.pv.mismatch.1")
+    strict = _run("--iut", str(spec), "-k", "server.pv.mismatch.1", "--strict")
     assert lenient.returncode == 0, lenient.stdout + lenient.stderr
     assert "NON-STRICT" in lenient.stdout
     assert strict.returncode == 1

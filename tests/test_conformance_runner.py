@@ -123,16 +123,17 @@ def test_an_unexpected_pass_of_expect_fail_is_a_failure(tmp_path: Path) -> None:
 def test_expect_fail_of_a_non_strict_case_counts_only_in_strict_mode(
     strict: bool, tmp_path: Path
 ) -> None:
-    """A server that zeroes the RequestId of success responses is NON-STRICT on
-    server.pv.ok.1 (a SHOULD). Only under --strict is that a failure, which an expect_fail
-    entry turns into XFAIL; without --strict the entry is an unexpected pass (FAIL)."""
+    """A server that echoes the request's Id in *error* responses is NON-STRICT on
+    server.pv.mismatch.1 (a SHOULD). Only under --strict is that a failure, which an
+    expect_fail entry turns into XFAIL; without --strict the entry is an unexpected pass
+    (FAIL)."""
     from tests.mutants import mutant_spec
 
-    spec = load_spec(mutant_spec("success-zero-request-id", tmp_path))
-    options = RunOptions(strict=strict, expect_fail={"server.pv.ok.1": "ids not echoed"})
+    spec = load_spec(mutant_spec("error-echoes-request-id", tmp_path))
+    options = RunOptions(strict=strict, expect_fail={"server.pv.mismatch.1": "ids echoed"})
     runner = Runner.for_spec(spec, options)
     try:
-        r = runner.run(get("server.pv.ok.1"))
+        r = runner.run(get("server.pv.mismatch.1"))
     finally:
         runner.close()
     assert r.verdict is (Verdict.XFAIL if strict else Verdict.FAIL)
