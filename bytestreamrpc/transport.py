@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from .errors import ConnectionClosed, PeerTimeout
@@ -64,6 +65,42 @@ def _wait(poller: select.poll, timeout: float | None, what: str) -> None:
         raise PeerTimeout(f"peer did not {what} within {timeout} s")
 
 
+def _read_spinning(
+    read: Callable[[int], bytes], poller: select.poll, max_bytes: int, timeout: float | None
+) -> bytes:
+    """A non-blocking ``read`` retried for :data:`SPIN_SECONDS`, then waited for in ``poll``."""
+    spin_until = 0.0
+    while True:
+        try:
+            return read(max_bytes)
+        except BlockingIOError:
+            now = time.perf_counter()
+            if not spin_until:
+                spin_until = now + SPIN_SECONDS
+            if now < spin_until:
+                continue
+            _wait(poller, timeout, "send anything")
+
+
+def _write_all(
+    write: Callable[[memoryview], int],
+    poller: select.poll,
+    data: bytes | memoryview,
+    timeout: float | None,
+) -> None:
+    """All of ``data`` through a non-blocking ``write``, waiting in ``poll`` when it is full."""
+    view = memoryview(data)
+    while view:
+        try:
+            n = write(view)
+        except BlockingIOError:
+            _wait(poller, timeout, "read what we sent")
+            continue
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise ConnectionClosed(f"peer closed the connection: {exc.strerror}") from None
+        view = view[n:]
+
+
 class FdTransport:
     """A transport over a read fd and a write fd (stdio, pipes, a subprocess).
 
@@ -91,33 +128,17 @@ class FdTransport:
         return cls(0, 1, close_fds=False)
 
     def read(self, max_bytes: int = READ_SIZE, timeout: float | None = None) -> bytes:
-        spin_until = 0.0
-        while True:
-            try:
-                return os.read(self.read_fd, max_bytes)
-            except BlockingIOError:
-                now = time.perf_counter()
-                if not spin_until:
-                    spin_until = now + SPIN_SECONDS
-                if now < spin_until:
-                    continue
-                _wait(self._read_poll, timeout, "send anything")
-            except OSError as exc:
-                if exc.errno in (errno.ECONNRESET, errno.EBADF):
-                    return b""
-                raise
+        fd = self.read_fd
+        try:
+            return _read_spinning(lambda n: os.read(fd, n), self._read_poll, max_bytes, timeout)
+        except OSError as exc:
+            if exc.errno in (errno.ECONNRESET, errno.EBADF):
+                return b""
+            raise
 
     def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                n = os.write(self.write_fd, view)
-            except BlockingIOError:
-                _wait(self._write_poll, timeout, "read what we sent")
-                continue
-            except (BrokenPipeError, ConnectionResetError) as exc:
-                raise ConnectionClosed(f"peer closed the connection: {exc.strerror}") from None
-            view = view[n:]
+        fd = self.write_fd
+        _write_all(lambda v: os.write(fd, v), self._write_poll, data, timeout)
 
     def close_write(self) -> None:
         """Signal end of file to the peer while still reading."""
@@ -151,31 +172,13 @@ class SocketTransport:
         self._write_poll = _poller(sock.fileno(), True)
 
     def read(self, max_bytes: int = READ_SIZE, timeout: float | None = None) -> bytes:
-        spin_until = 0.0
-        while True:
-            try:
-                return self.sock.recv(max_bytes)
-            except BlockingIOError:
-                now = time.perf_counter()
-                if not spin_until:
-                    spin_until = now + SPIN_SECONDS
-                if now < spin_until:
-                    continue
-                _wait(self._read_poll, timeout, "send anything")
-            except ConnectionResetError:
-                return b""
+        try:
+            return _read_spinning(self.sock.recv, self._read_poll, max_bytes, timeout)
+        except ConnectionResetError:
+            return b""
 
     def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                n = self.sock.send(view)
-            except BlockingIOError:
-                _wait(self._write_poll, timeout, "read what we sent")
-                continue
-            except (BrokenPipeError, ConnectionResetError) as exc:
-                raise ConnectionClosed(f"peer closed the connection: {exc.strerror}") from None
-            view = view[n:]
+        _write_all(self.sock.send, self._write_poll, data, timeout)
 
     def close_write(self) -> None:
         with contextlib.suppress(OSError):
