@@ -87,7 +87,10 @@ class Harness:
         if close_input:
             with contextlib.suppress(Exception):
                 t.close_write()  # type: ignore[attr-defined]
-        raw, closed = read_until_quiet(t, quiet=0.5 if close_input else 0.3)
+        # With our input closed the server always ends the connection, so wait for that
+        # (bounded) rather than for a quiet spell, which a slow start on a busy machine
+        # could exceed.
+        raw, closed = read_until_quiet(t, quiet=15.0 if close_input else 0.3, limit=30.0)
         transcript = parse_replies(raw)
         transcript.closed = closed
         return transcript

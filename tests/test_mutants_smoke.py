@@ -54,7 +54,7 @@ from iut.spec import load_spec, render_command
 from tests.harness import version_json
 from tests.mutants import MUTANTS, REPO_ROOT, mutant_spec
 from tests.mutants.cli import markdown_table, summary_line
-from tests.wire import chunked, raw_request, read_until_quiet
+from tests.wire import chunked, parse_replies, raw_request, read_until_quiet
 
 PY = sys.executable
 IDENTITY = "alice"
@@ -154,32 +154,9 @@ class Wire:
 
 
 def parse_wire(raw: bytes, closed: bool, exit_code: int) -> Wire:
-    wire = Wire(raw, closed, exit_code)
-    dec = framing.ChunkDecoder()
-    dec.receive_data(raw)
-    dec.receive_data(b"")
-
-    def next_stream() -> bytes | None:
-        parts: list[bytes] = []
-        while True:
-            ev = dec.next_event(max_payload=len(raw) + 1)
-            if isinstance(ev, framing.Payload):
-                parts.append(ev.data)
-            elif isinstance(ev, framing.EndOfStream):
-                return b"".join(parts)
-            else:
-                return None
-
-    try:
-        while (head := next_stream()) is not None:
-            header = messages.decode_message(ResponseHeader, head)
-            reply = Reply(header, head)
-            if header.response_type in (0x10, 0x11, 0x20):
-                reply.body = next_stream()
-            wire.replies.append(reply)
-    except ProtocolError as exc:
-        wire.garbage = str(exc)
-    return wire
+    parsed = parse_replies(raw)
+    replies = [Reply(r.header, r.raw_header, r.body) for r in parsed.replies]
+    return Wire(raw, closed, exit_code, replies, parsed.garbage)
 
 
 def converse_reference(data: bytes, profile: str) -> Wire:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 
 from bytestreamrpc import framing, messages
 from bytestreamrpc.constants import ResponseType
-from bytestreamrpc.errors import PeerTimeout, TruncatedStream
+from bytestreamrpc.errors import PeerTimeout, ProtocolError, TruncatedStream
 from bytestreamrpc.transport import Transport
 
 
@@ -37,6 +38,7 @@ class Transcript:
     closed: bool = False
     truncated: bool = False
     raw: bytes = b""
+    garbage: str | None = None  # why the rest of ``raw`` did not parse as responses
 
 
 def read_until_quiet(
@@ -44,8 +46,8 @@ def read_until_quiet(
 ) -> tuple[bytes, bool]:
     """Everything the peer sends until it closes (True) or stays quiet for ``quiet`` s (False)."""
     parts: list[bytes] = []
-    waited = 0.0
-    while waited < limit:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
         try:
             data = transport.read(1 << 20, quiet)
         except PeerTimeout:
@@ -89,8 +91,11 @@ def parse_replies(raw: bytes, body_after: dict[int, str] | None = None) -> Trans
             ):
                 reply.body = next_stream()
             out.replies.append(reply)
-    except TruncatedStream:
+    except TruncatedStream as exc:
         out.truncated = True
+        out.garbage = str(exc)
+    except ProtocolError as exc:  # a header that does not decode
+        out.garbage = str(exc)
     return out
 
 
