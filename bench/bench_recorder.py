@@ -2,7 +2,8 @@
 
 Run on demand (not part of the test suite)::
 
-    python bench/bench_recorder.py [--size-mib 1024] [--rounds 5] [--rate-mib 300] [--skip-golden]
+    python bench/bench_recorder.py [--size-mib 1024] [--rounds 5] [--rate-mib 300] [--pin]
+                                   [--skip-golden] [--skip-transfer]
 
 Transfer benchmark: a client (our reference ``Client``) asks a stand-in server
 (``tests/recordings_standin.py``, a :class:`bytestreamrpc.server.Server` whose send stream
@@ -14,12 +15,20 @@ and the cost is ``1 - direct_time / recorded_time`` of the median transfer times
 throughput lost. Also shown: the time until the server side (server, or recorder + server)
 has exited, and the CPU seconds of that side, so the recorder's own CPU cost is visible even
 on a busy machine. ``--rate-mib R`` adds a run with the source paced at R MiB/s, the shape of
-a real ``zfs send`` over SSH. The recorded transcript is then checked to hold the transfer's
+a real ``zfs send`` over SSH; ``--pin`` adds a run with client and server sharing CPU 0 and
+the recorder alone on CPU 1.
+
+CPU accounting: each side's CPU spent on the transfer (a 1 MiB transfer's start-up cost
+subtracted) and SHA-256's own cost over the same number of bytes, measured in the same run,
+give the *budget* line: how much CPU the recorder may use for the recorded transfer to stay
+within 10% on this machine's cores, against what the format's SHA-256 alone needs. The
+recorded transcript is then checked to hold the transfer's
 exact length and SHA-256 (computed independently), so the benchmark cannot pass by recording
 nothing.
 
 ``golden check``: wall time of ``zrepl-conformance golden check`` (whole corpus, reference
-server, bytes level), median of ``--rounds``.
+server, bytes level), median of ``--rounds``. Exits 1 when a target (cost <= 10%, golden
+check < 10 s) is missed.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +58,7 @@ c = Client.connect(t, timeout=60)
 fs = c.filesystem_request(FilesystemRequest())[0]
 v = c.filesystem_versions_request(FilesystemVersionsRequest(fs))[0]
 start = time.perf_counter()
+me0 = resource.getrusage(resource.RUSAGE_SELF)
 r = c.initial_transfer_request(InitialTransferRequest(fs, v))
 n = 0
 while True:
@@ -56,27 +67,49 @@ while True:
         break
     n += len(b)
 elapsed = time.perf_counter() - start
+me1 = resource.getrusage(resource.RUSAGE_SELF)
+mine = me1.ru_utime + me1.ru_stime - me0.ru_utime - me0.ru_stime
 c.close_request()
 status = t.wait(60)
 total = time.perf_counter() - start
 ch = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(n, elapsed, total, ch.ru_utime + ch.ru_stime, status)
+print(n, elapsed, total, ch.ru_utime + ch.ru_stime, mine, status)
 """
 
 
-def transfer(server: list[str], size: int) -> tuple[float, float, float]:
-    """(transfer seconds, seconds until the server side exited, CPU seconds of that side)."""
-    out = subprocess.run(
-        [sys.executable, "-c", CLIENT, *server],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    n, elapsed, total, cpu, _status = out.stdout.split()
+def transfer(server: list[str], size: int, client_cpu: int | None = None) -> Run:
+    """One transfer; ``client_cpu`` pins the client to that CPU."""
+    client = [sys.executable, "-c", CLIENT, *server]
+    if client_cpu is not None:
+        client = pinned(client_cpu, client)
+    out = subprocess.run(client, capture_output=True, text=True, check=True, cwd=ROOT)
+    n, elapsed, total, cpu, mine, _status = out.stdout.split()
     if int(n) != size:
         raise SystemExit(f"transfer delivered {n} bytes, expected {size}: {out.stderr}")
-    return float(elapsed), float(total), float(cpu)
+    return Run(float(elapsed), float(total), float(cpu), float(mine))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One transfer's measurements."""
+
+    transfer: float
+    """seconds from the request to the last byte drained"""
+    until_exit: float
+    """seconds from the request until the server side (server, or recorder + server) exited"""
+    side_cpu: float
+    """CPU seconds of the server side over its whole life (start-up included)"""
+    client_cpu: float
+    """CPU seconds of the client during the transfer"""
+
+
+def pinned(cpu: int, argv: list[str]) -> list[str]:
+    """``argv`` run with its CPU affinity set to ``{cpu}`` (inherited by its children)."""
+    pin = (
+        "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])}); "
+        "os.execvp(sys.argv[2], sys.argv[2:])"
+    )
+    return [sys.executable, "-c", pin, str(cpu), *argv]
 
 
 def expected_digest(size: int) -> str:
@@ -90,52 +123,100 @@ def expected_digest(size: int) -> str:
     return h.hexdigest()
 
 
-def bench_recorder(size_mib: int, rounds: int, rate_mib: float = 0.0) -> None:
+def sha256_seconds(size: int) -> float:
+    """CPU seconds SHA-256 takes over ``size`` bytes here, now (the format's mandatory digest)."""
+    block = os.urandom(1 << 20)
+    h = hashlib.sha256()
+    start = time.process_time()
+    for _ in range(size >> 20):
+        h.update(block)
+    return time.process_time() - start
+
+
+def bench_recorder(size_mib: int, rounds: int, rate_mib: float = 0.0, pin: bool = False) -> bool:
+    """Print the transfer figures; ``True`` when the recorder cost at most 10%."""
     size = size_mib << 20
     server = [sys.executable, str(STANDIN), "--size", str(size)]
     if rate_mib:
         server += ["--rate-mib", str(rate_mib)]
-    runs: dict[str, list[tuple[float, float, float]]] = {"direct": [], "recorded": []}
+    tiny = [sys.executable, str(STANDIN), "--size", str(1 << 20)]
+    runs: dict[str, list[Run]] = {"direct": [], "recorded": []}
+    startup: dict[str, list[Run]] = {"direct": [], "recorded": []}
+    client_cpu = 0 if pin else None
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rec.jsonl"
         record = [sys.executable, "-m", "zrepl_conformance", "record", "--out", str(out), "--"]
+
+        def commands(srv: list[str]) -> dict[str, list[str]]:
+            if pin:  # endpoints share CPU 0; the recorder has CPU 1 to itself
+                return {"direct": pinned(0, srv), "recorded": pinned(1, record + pinned(0, srv))}
+            return {"direct": srv, "recorded": record + srv}
+
+        for name, cmd in commands(tiny).items():  # start-up CPU of each side, 1 MiB transfer
+            startup[name] = [transfer(cmd, 1 << 20, client_cpu) for _ in range(3)]
         for i in range(rounds):
-            order = [("direct", server), ("recorded", record + server)]
+            order = list(commands(server).items())
             if i % 2:
                 order.reverse()
             for name, cmd in order:
-                runs[name].append(transfer(cmd, size))
+                runs[name].append(transfer(cmd, size, client_cpu))
         lines = [json.loads(line) for line in out.read_text().splitlines()]
     data = [r for r in lines if r.get("kind") == "data"]
     if len(data) != 1 or data[0]["len"] != size or data[0]["sha256"] != expected_digest(size):
         raise SystemExit("the transcript does not hold the transfer's length and SHA-256")
     what = f"{size_mib} MiB" + (f", source paced at {rate_mib:g} MiB/s" if rate_mib else "")
+    if pin:
+        what += ", client and server pinned to CPU 0, recorder to CPU 1"
     print(f"transfer of {what}, {rounds} rounds (medians):")
-    med = {k: [statistics.median(x[i] for x in v) for i in range(3)] for k, v in runs.items()}
+
+    def med(name: str, field: str, among: dict[str, list[Run]] = runs) -> float:
+        return float(statistics.median(getattr(r, field) for r in among[name]))
+
     for name in ("direct", "recorded"):
-        t, total, cpu = med[name]
+        t = med(name, "transfer")
         print(
             f"  {name:8} transfer {t:6.3f} s {size / t / 2**20:7.1f} MiB/s | until the server"
-            f" side exited {total:6.3f} s | CPU of the server side {cpu:5.2f} s"
-            f"   (transfers: {fmt([x[0] for x in runs[name]])})"
+            f" side exited {med(name, 'until_exit'):6.3f} s | CPU: server side"
+            f" {med(name, 'side_cpu'):5.2f} s, client {med(name, 'client_cpu'):5.2f} s"
+            f"   (transfers: {fmt([r.transfer for r in runs[name]])})"
         )
-    d, r = med["direct"][0], med["recorded"][0]
-    paired = [1 - x[0] / y[0] for x, y in zip(runs["direct"], runs["recorded"], strict=True)]
+    d, r = med("direct", "transfer"), med("recorded", "transfer")
+    paired = [
+        1 - x.transfer / y.transfer for x, y in zip(runs["direct"], runs["recorded"], strict=True)
+    ]
     print(f"  recorder cost: {100 * (1 - d / r):.1f}% of throughput (target <= 10%)")
     print(
         f"  paired per round (direct and recorded back to back): median "
         f"{100 * statistics.median(paired):.1f}%, all: "
         + " ".join(f"{100 * c:.0f}%" for c in paired)
     )
-    print(f"  recorder CPU: {med['recorded'][2] - med['direct'][2]:.2f} s (includes its start-up)")
+    # CPU accounting: what the transfer itself cost each process (start-up subtracted)
+    side = {n: med(n, "side_cpu") - med(n, "side_cpu", startup) for n in runs}
+    endpoints = med("direct", "client_cpu") + side["direct"]
+    recorder = side["recorded"] - side["direct"]
+    cores = 1 if pin else len(os.sched_getaffinity(0))
+    budget = cores * d / 0.9 - endpoints
+    sha = sha256_seconds(size)
+    print(
+        f"  CPU per transfer, start-up excluded: endpoints {endpoints:.2f} s (direct), "
+        f"recorder {recorder:.2f} s, of which SHA-256 alone {sha:.2f} s (measured now)"
+    )
+    if not pin:
+        print(
+            f"  budget: to stay within 10% on {cores} cores the recorder may use at most "
+            f"{cores} x {d:.3f} / 0.9 - {endpoints:.2f} = {budget:.2f} CPU-s; SHA-256 alone needs "
+            f"{sha:.2f} ({'fits' if sha <= budget else 'does not fit'})"
+        )
     print("  transcript check: 1 send-stream record, length and SHA-256 match")
+    return d / r >= 0.9
 
 
 def fmt(xs: list[float]) -> str:
     return " ".join(f"{x:.3f}" for x in xs)
 
 
-def bench_golden(rounds: int) -> None:
+def bench_golden(rounds: int) -> bool:
+    """Print the ``golden check`` timing; ``True`` when the median is under 10 s."""
     times = []
     for _ in range(rounds):
         start = time.perf_counter()
@@ -151,6 +232,7 @@ def bench_golden(rounds: int) -> None:
     last = res.stdout.strip().splitlines()[-1]
     print(f"golden check (whole corpus, {os.cpu_count()} CPUs), {rounds} rounds:")
     print(f"  median {statistics.median(times):.2f} s   all: {fmt(times)}   ({last})")
+    return statistics.median(times) < 10
 
 
 def main() -> int:
@@ -165,14 +247,22 @@ def main() -> int:
         default=0.0,
         help="also run with the source paced at this rate (e.g. 300, a fast zfs send over SSH)",
     )
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="also run with client and server sharing CPU 0 and the recorder alone on CPU 1",
+    )
     args = p.parse_args()
+    met = True
     if not args.skip_transfer:
-        bench_recorder(args.size_mib, args.rounds)
+        met = bench_recorder(args.size_mib, args.rounds)
+        if args.pin:
+            bench_recorder(args.size_mib, args.rounds, pin=True)
         if args.rate_mib:
-            bench_recorder(args.size_mib, args.rounds, args.rate_mib)
+            met = bench_recorder(args.size_mib, args.rounds, args.rate_mib) and met
     if not args.skip_golden:
-        bench_golden(args.rounds)
-    return 0
+        met = bench_golden(args.rounds) and met
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         sys.stderr.write(f"relay: cannot connect to {argv[0]}: {exc}\n")
         return 1
-    threading.Thread(target=_upstream, args=(sock,), daemon=True).start()
+    upstream = threading.Thread(target=_upstream, args=(sock,), daemon=True)
+    upstream.start()
     try:
         while data := sock.recv(BLOCK):
             view = memoryview(data)
@@ -48,6 +49,9 @@ def main(argv: list[str]) -> int:
         pass
     with contextlib.suppress(OSError):
         os.close(1)
+    # What the command already wrote still goes to the socket, as through a pipe: it ends
+    # at the command's end of output (or a dead socket), never with this process.
+    upstream.join()
     sock.close()
     return 0
 

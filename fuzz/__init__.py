@@ -9,8 +9,9 @@ Layout (docs/FUZZING.md has the how-to):
   error, never anything else", after h11).
 * :mod:`fuzz.targets` — one module per fuzz target; each is a Hypothesis test and also a
   standalone atheris script (``python fuzz/targets/NAME.py -runs=N``).
-* :mod:`fuzz.campaign` — coverage-guided campaigns (atheris/libFuzzer, fork mode for several
-  workers) with a pure-Hypothesis fallback, progress and reproducers.
+* :mod:`fuzz.campaign` — coverage-guided campaigns (atheris/libFuzzer; several workers as
+  independent processes sharing a corpus, or libFuzzer's fork mode) with a pure-Hypothesis
+  fallback, progress and reproducers.
 * :mod:`fuzz.differential` — generated conversations against an implementation and our
   reference on the same fixture; disagreements shrunk and saved as transcripts.
 

@@ -4,8 +4,11 @@ Two engines run the same targets (:mod:`fuzz.targets`):
 
 ``atheris`` (default when atheris imports)
     Coverage-guided: the target's script runs under libFuzzer with atheris feeding
-    ``test.hypothesis.fuzz_one_input``; ``--workers N`` > 1 uses libFuzzer's fork mode
-    (``-fork=N``: N child processes sharing one corpus directory). libFuzzer writes each
+    ``test.hypothesis.fuzz_one_input``. ``--workers N`` > 1 runs N independent libFuzzer
+    processes sharing one corpus directory (``parallel="processes"``, the default: each
+    re-reads the directory every second), or libFuzzer's fork mode (``parallel="fork"``,
+    ``-fork=N``; or :data:`PARALLEL_ENV` ``=fork``), which restarts Python for every job and
+    so only scales in long campaigns (:func:`choose_parallel`). libFuzzer writes each
     crashing input as ``crash-<sha1>`` into the findings directory; the reproducer command
     replays it through the same script.
 ``hypothesis``
@@ -45,13 +48,21 @@ from .targets import TARGETS, Target
 
 __all__ = [
     "ENGINES",
+    "PARALLEL_ENV",
+    "PARALLEL_MODES",
     "CampaignError",
     "CampaignResult",
     "Progress",
+    "choose_parallel",
     "run_campaign",
+    "split_runs",
 ]
 
 ENGINES: Final = ("auto", "atheris", "hypothesis")
+PARALLEL_MODES: Final = ("processes", "fork")
+PARALLEL_ENV: Final = "ZREPL_FUZZ_PARALLEL"
+"""Environment variable choosing the atheris engine's parallel mode when the caller does
+not (``fork`` for libFuzzer's ``-fork=N``); ``--parallel`` on the command line wins over it."""
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 _FINDING_PREFIXES: Final = ("crash-", "timeout-", "oom-", "leak-", "slow-unit-", "finding-")
 _PLAIN = re.compile(
@@ -102,6 +113,8 @@ class CampaignResult:
     reproduce: list[str] = field(default_factory=list)
     log: Path | None = None
     note: str = ""
+    parallel: str = ""
+    """How several atheris workers ran: ``processes`` or ``fork`` (empty for one worker)."""
 
     @property
     def ok(self) -> bool:
@@ -110,8 +123,9 @@ class CampaignResult:
     def summary(self) -> str:
         p = self.progress
         rate = p.executions / self.seconds if self.seconds else 0.0
+        how = f" ({self.parallel})" if self.parallel else ""
         lines = [
-            f"campaign {self.target}: engine {self.engine}, {self.workers} worker(s), "
+            f"campaign {self.target}: engine {self.engine}, {self.workers} worker(s){how}, "
             f"{self.seconds:.1f} s, {p.executions} executions ({rate:.0f}/s), "
             f"{p.checks} reached the check, corpus {p.corpus}"
             + (f", coverage {p.coverage}" if p.coverage is not None else ""),
@@ -165,8 +179,12 @@ def run_campaign(
     keep_going: bool = False,
     report: Reporter | None = None,
     runs: int | None = None,
+    parallel: str | None = None,
 ) -> CampaignResult:
-    """Run one campaign of ``target``; ``report`` gets :class:`Progress` about once a second."""
+    """Run one campaign of ``target``; ``report`` gets :class:`Progress` about once a second.
+
+    ``parallel`` chooses how the atheris engine runs several workers (:func:`choose_parallel`).
+    """
     if target not in TARGETS:
         raise CampaignError(f"unknown fuzz target {target!r} (known: {', '.join(TARGETS)})")
     if workers < 1:
@@ -174,6 +192,7 @@ def run_campaign(
     if seconds <= 0:
         raise CampaignError("--time must be positive")
     chosen, note = choose_engine(engine)
+    mode = choose_parallel(parallel)
     corpus_dir = corpus if corpus is not None else Path("fuzz-corpus") / target
     findings_dir = findings if findings is not None else Path("fuzz-findings") / target
     corpus_dir.mkdir(parents=True, exist_ok=True)
@@ -181,7 +200,7 @@ def run_campaign(
     t = TARGETS[target]
     if chosen == "atheris":
         result = _run_atheris(t, workers, seconds, corpus_dir, findings_dir, database,
-                              keep_going, report, runs)  # fmt: skip
+                              keep_going, report, runs, mode)  # fmt: skip
     else:
         result = _run_hypothesis(t, workers, seconds, findings_dir, database, keep_going, report)
     result.note = "; ".join(x for x in (note, result.note) if x)
@@ -189,6 +208,28 @@ def run_campaign(
 
 
 # --------------------------------------------------------------------------- atheris
+
+
+def choose_parallel(parallel: str | None) -> str:
+    """How the atheris engine runs ``--workers N``: ``parallel``, else :data:`PARALLEL_ENV`,
+    else ``processes``.
+
+    ``processes`` starts N independent libFuzzer processes sharing the corpus directory
+    (libFuzzer's ``-reload``: each re-reads it every second and picks up what the others
+    found), so each worker pays Python's start-up and atheris's instrumentation once.
+    ``fork`` is libFuzzer's ``-fork=N``: it starts a fresh Python process for every job,
+    gives job J only min(J, 300) seconds, and runs a merge subprocess (one more start-up)
+    after each job while no new job starts, so a campaign of a few minutes spends much of
+    its time starting Python and ``-fork=2`` was measured barely faster than one worker
+    (docs/FUZZING.md). It stays available for long campaigns, where its crash isolation
+    and ``-ignore_crashes`` are worth more than the start-up cost.
+    """
+    chosen = parallel or os.environ.get(PARALLEL_ENV) or "processes"
+    if chosen not in PARALLEL_MODES:
+        raise CampaignError(
+            f"unknown parallel mode {chosen!r} (choose from {', '.join(PARALLEL_MODES)})"
+        )
+    return chosen
 
 
 def _wrapper(directory: Path, script: Path) -> Path:
@@ -212,6 +253,79 @@ def _environment(database: str | None, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def split_runs(runs: int | None, workers: int) -> list[int | None]:
+    """``--runs`` is a campaign total: each of ``workers`` independent processes gets a share
+    (the first ones one more when it does not divide)."""
+    if runs is None:
+        return [None] * workers
+    share, extra = divmod(runs, workers)
+    return [share + (1 if i < extra else 0) for i in range(workers)]
+
+
+class _LibFuzzerProcess:
+    """One libFuzzer process of a campaign: its stderr goes to the shared log (prefixed when
+    there are several) and is parsed into its own :class:`Progress` by a reader thread, so
+    several processes can be followed at once."""
+
+    def __init__(
+        self, argv: list[str], env: dict[str, str], log: TextIO, lock: threading.Lock,
+        prefix: str, findings_at_start: int,
+    ) -> None:  # fmt: skip
+        self.progress = Progress()
+        self.findings_at_start = findings_at_start
+        self.stopped = False
+        self._log, self._lock, self._prefix = log, lock, prefix
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.PIPE, env=env,
+            text=True, errors="replace", start_new_session=True,
+        )  # fmt: skip
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._lock:
+                self._log.write(self._prefix + line)
+            _parse_libfuzzer(line, self.progress)
+
+    def finished(self) -> bool:
+        """Exited, and everything it wrote has been parsed."""
+        return self.proc.poll() is not None and not self._reader.is_alive()
+
+    def signal(self, sig: int) -> None:
+        """Signal its whole session (fork mode's jobs and merges too)."""
+        self.stopped = True
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+
+    def wait(self) -> None:
+        self.proc.wait()
+        self._reader.join()
+
+    def failed(self) -> bool:
+        """Ended with an error status that neither a finding nor our stopping it explains."""
+        return self.proc.returncode not in (0, None) and not self.stopped
+
+
+def _combine(progress: Progress, processes: list[_LibFuzzerProcess], corpus: Path) -> None:
+    """The campaign's figures from every process's: executions add up (processes that
+    ended keep theirs), so do the running processes' rates; coverage is the largest any one
+    process reports (a lower bound of their union); the corpus is the shared directory's
+    size when several processes fill it, libFuzzer's own count otherwise."""
+    progress.executions = sum(p.progress.executions for p in processes)
+    progress.exec_per_s = sum(p.progress.exec_per_s for p in processes if p.proc.poll() is None)
+    covered = [p.progress.coverage for p in processes if p.progress.coverage is not None]
+    progress.coverage = max(covered) if covered else None
+    progress.corpus = processes[0].progress.corpus if len(processes) == 1 else _corpus_size(corpus)
+
+
+_POLL: Final = 0.2
+_GRACE: Final = 90.0
+"""Seconds past the budget before a process that ignores ``-max_total_time`` is killed
+(libFuzzer's ``-timeout=30`` per input plus start-up and its final merge)."""
+
+
 def _run_atheris(
     t: Target,
     workers: int,
@@ -222,51 +336,87 @@ def _run_atheris(
     keep_going: bool,
     report: Reporter | None,
     runs: int | None,
+    parallel: str,
 ) -> CampaignResult:
     before = set(_findings_in(findings))
     wrapper = _wrapper(findings, t.script)
-    argv = [
-        str(wrapper),
-        f"-max_total_time={max(1, round(seconds))}",
-        f"-artifact_prefix={findings}{os.sep}",
-        "-timeout=30",
-        "-print_final_stats=1",
-    ]
-    if workers > 1:
-        argv.append(f"-fork={workers}")
-        if keep_going:
-            argv += ["-ignore_crashes=1", "-ignore_timeouts=1", "-ignore_ooms=1"]
-    if runs is not None:
-        argv.append(f"-runs={runs}")
-    argv.append(str(corpus))
+    fork = workers > 1 and parallel == "fork"
+    slots = 1 if fork else workers
+
+    def argv(budget: float, runs_share: int | None) -> list[str]:
+        args = [
+            str(wrapper),
+            f"-max_total_time={max(1, round(budget))}",
+            f"-artifact_prefix={findings}{os.sep}",
+            "-timeout=30",
+            "-print_final_stats=1",
+        ]
+        if fork:
+            args.append(f"-fork={workers}")
+            if keep_going:
+                args += ["-ignore_crashes=1", "-ignore_timeouts=1", "-ignore_ooms=1"]
+        if runs_share is not None:
+            args.append(f"-runs={runs_share}")
+        args.append(str(corpus))
+        return args
+
     log_path = findings / f"campaign-{int(time.time())}.log"
     progress = Progress()
     start = time.monotonic()
     stats = tempfile.mkdtemp(prefix=".stats-", dir=findings)
     env = _environment(database, {ARGV0_ENV: str(wrapper), STATS_ENV: stats})
+    shares = [runs] if fork else split_runs(runs, workers)
+    lock = threading.Lock()
     with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.PIPE, env=env,
-            text=True, errors="replace", start_new_session=True,
-        )  # fmt: skip
-        assert proc.stderr is not None
+
+        def launch(slot: int, budget: float, restart: int = 0) -> _LibFuzzerProcess:
+            prefix = "" if slots == 1 else f"[w{slot + 1}{'.' + str(restart) if restart else ''}] "
+            found = len(_findings_in(findings))
+            return _LibFuzzerProcess(argv(budget, shares[slot]), env, log, lock, prefix, found)
+
+        current = [launch(i, seconds) for i in range(slots)]
+        restarts = [0] * slots
+        everyone = list(current)
         ticker = _Ticker(progress, report, start, lambda: _corpus_size(corpus),
                          lambda: read_counts(stats))  # fmt: skip
         try:
-            for line in proc.stderr:
-                log.write(line)
-                _parse_libfuzzer(line, progress)
+            while True:
+                ended = all(p.finished() for p in current)
+                _combine(progress, everyone, corpus)
+                found = len(_findings_in(findings))
                 progress.findings = len(set(_findings_in(findings)) - before)
+                now = time.monotonic()
+                if progress.findings and not keep_going:
+                    for p in current:
+                        if not p.finished() and not p.stopped:
+                            p.signal(signal.SIGTERM)
+                elif keep_going and not fork and runs is None:
+                    # a crash ends a plain libFuzzer process: start a new one for the rest
+                    # of the budget, as fork mode's -ignore_crashes would
+                    left = start + seconds - now
+                    for i, p in enumerate(current):
+                        if p.finished() and found > p.findings_at_start and left >= 2:
+                            restarts[i] += 1
+                            current[i] = launch(i, left, restarts[i])
+                            everyone.append(current[i])
+                            ended = False
                 ticker.maybe()
-            proc.wait()
+                if ended:
+                    break
+                if now - start > seconds + _GRACE:
+                    for p in current:
+                        p.signal(signal.SIGKILL)
+                time.sleep(_POLL)
         except KeyboardInterrupt:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGINT)
-            proc.wait()
+            for p in current:
+                p.signal(signal.SIGINT)
+            for p in current:
+                p.wait()
             raise
         finally:
             ticker.stop()
     elapsed = time.monotonic() - start
+    _combine(progress, everyone, corpus)
     progress.elapsed = elapsed
     progress.corpus = _corpus_size(corpus)
     progress.checks = read_counts(stats)
@@ -281,9 +431,12 @@ def _run_atheris(
         f"{shlex.quote(sys.executable)} {shlex.quote(str(t.script))} {shlex.quote(str(p))}"
         for p in new
     ]
-    result = CampaignResult(t.name, "atheris", workers, elapsed, progress, new, reproduce, log_path)
-    if proc.returncode not in (0, None) and not new:
-        result.note = f"libFuzzer exited with status {proc.returncode} (see the log)"
+    how = ("fork" if fork else "processes") if workers > 1 else ""
+    result = CampaignResult(t.name, "atheris", workers, elapsed, progress, new, reproduce, log_path,
+                            parallel=how)  # fmt: skip
+    failed = [p.proc.returncode for p in everyone if p.failed()]
+    if failed and not new:
+        result.note = f"libFuzzer exited with status {failed[0]} (see the log)"
     return result
 
 
@@ -319,6 +472,7 @@ class _Ticker:
         self.corpus = corpus
         self.executions = executions
         self._last = 0.0
+        self._lock = threading.Lock()  # the engine's loop and the ticker thread both call in
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if report is not None:
@@ -326,9 +480,10 @@ class _Ticker:
             self._thread.start()
 
     def maybe(self) -> None:
-        now = time.monotonic()
-        if self.report is not None and now - self._last >= 1.0:
-            self._emit(now)
+        with self._lock:
+            now = time.monotonic()
+            if self.report is not None and now - self._last >= 1.0:
+                self._emit(now)
 
     def _emit(self, now: float) -> None:
         self._last = now

@@ -29,6 +29,7 @@ __all__ = [
     "AtherisMissing",
     "ExecutionCounter",
     "atheris_available",
+    "is_merge_process",
     "main",
     "read_counts",
     "settings_for",
@@ -78,13 +79,25 @@ def main(name: str, argv: Sequence[str] | None = None) -> None:
     from .targets import TARGETS, load
 
     target = TARGETS[name]
-    counter = ExecutionCounter.from_environment()
-    with atheris.instrument_imports(include=["bytestreamrpc", "fakes"]):
+    counter = None if is_merge_process(args) else ExecutionCounter.from_environment()
+    with atheris.instrument_imports(include=list(target.instrument)):
+        for module_name in target.instrument:
+            importlib.import_module(module_name)
         module = load(target.name)
         test = module.build(_database(), counter.tick if counter else None)
     argv0 = os.environ.get(ARGV0_ENV) or args[0]
     atheris.Setup([argv0, *args[1:]], test.hypothesis.fuzz_one_input)
     atheris.Fuzz()
+
+
+def is_merge_process(args: Sequence[str]) -> bool:
+    """Is this process one of libFuzzer's merge subprocesses (``-merge_inner=1``)?
+
+    Fork mode runs one after every job to re-run the job's new inputs; those are not new
+    executions, so they must not count towards the campaign's (they did, inflating fork
+    mode's figures).
+    """
+    return any(a.startswith("-merge_inner=") and a != "-merge_inner=0" for a in args)
 
 
 class ExecutionCounter:

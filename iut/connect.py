@@ -105,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"iut.connect: cannot connect to {args[0]}: {exc}", file=sys.stderr)
         return 1
-    threading.Thread(target=_upstream, args=(sock,), daemon=True).start()
+    upstream = threading.Thread(target=_upstream, args=(sock,), daemon=True)
+    upstream.start()
     try:
         while True:
             data = sock.recv(_BLOCK)
@@ -118,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     with contextlib.suppress(OSError):
         os.close(1)
+    # What the command already wrote still goes to the socket, as through a pipe: it ends
+    # at the command's end of output (or a dead socket), never with this process.
+    upstream.join()
     sock.close()
     return 0
 

@@ -8,7 +8,8 @@ saw it complete:
   (``kind: "json"``) or, for a send stream (``kind: "data"``), its length, SHA-256 and first
   bytes (the whole payload as base64 when recorded with ``--full``);
 * an :class:`EventRecord`: a direction reaching end of file (``eof``), the recorded
-  process's exit status (``exit``).
+  process's exit status (``exit``), or what a recorded client job ended with (``outcome``:
+  its exit status and its fake ZFS datasets afterwards; :mod:`recordings.outcome`).
 
 The last line, ``{"end": N}`` with N the number of records, says the transcript is complete:
 a file cut at a line boundary (a recorder that was killed) is reported, not misread.
@@ -164,19 +165,25 @@ class StreamRecord:
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
-    """A connection event: ``eof`` of one direction, or the recorded process's ``exit``."""
+    """A connection event: ``eof`` of one direction, the recorded process's ``exit``, or
+    the ``outcome`` of a recorded client job (exit ``status`` and its datasets, ``state``)."""
 
-    event: Literal["eof", "exit"]
+    event: Literal["eof", "exit", "outcome"]
     dir: Direction | None = None
     status: int | None = None
     reason: str | None = None
     """Why a direction ended other than by its sender closing (e.g. ``write failed``)."""
     t: float | None = field(default=None, compare=False)
     line: int = field(default=0, compare=False)
+    state: Mapping[str, Any] | None = field(default=None, hash=False)
+    """``outcome`` only: dataset name -> ``{"type", "readonly", "versions": [[type, name,
+    guid], ...]}`` of the client's fake ZFS after the job (:mod:`recordings.outcome`)."""
 
     def describe(self) -> str:
         if self.event == "eof":
             return f"{self.dir} end of file" + (f" ({self.reason})" if self.reason else "")
+        if self.event == "outcome":
+            return f"client outcome (exit status {self.status}, {len(self.state or {})} datasets)"
         return f"exit status {self.status}"
 
 
@@ -374,6 +381,8 @@ def record_dict(rec: Record) -> dict[str, object]:
             d["status"] = rec.status
         if rec.reason is not None:
             d["reason"] = rec.reason
+        if rec.state is not None:
+            d["state"] = {name: dict(ds) for name, ds in sorted(rec.state.items())}
         if rec.t is not None:
             d["t"] = round(rec.t, 6)
         return d
@@ -502,7 +511,7 @@ _STREAM_KEYS: Final = frozenset(
         "t",
     }
 )
-_EVENT_KEYS: Final = frozenset({"event", "dir", "status", "reason", "t"})
+_EVENT_KEYS: Final = frozenset({"event", "dir", "status", "reason", "t", "state"})
 
 
 class _Bad(Exception):
@@ -699,10 +708,38 @@ def _event_from(d: Mapping[str, object], line: int) -> EventRecord:
         if direction not in DIRECTIONS:
             raise _Bad("eof event: 'dir' must be 'c2s' or 's2c'")
         return EventRecord("eof", dir=direction, reason=reason, t=t, line=line)
+    if "state" in d and event != "outcome":
+        raise _Bad("event record: 'state' belongs to outcome events")
     if event == "exit":
         status = _get(d, "status", int, "exit event")
         return EventRecord("exit", status=status, reason=reason, t=t, line=line)
-    raise _Bad(f"unknown event {event!r:.40} (known: 'eof', 'exit')")
+    if event == "outcome":
+        status = _get(d, "status", int, "outcome event")
+        state = _get(d, "state", dict, "outcome event")
+        _check_state(state)
+        return EventRecord("outcome", status=status, reason=reason, t=t, line=line, state=state)
+    raise _Bad(f"unknown event {event!r:.40} (known: 'eof', 'exit', 'outcome')")
+
+
+def _check_state(state: Mapping[str, object]) -> None:
+    """An outcome's ``state``: ``{dataset: {"type", "readonly", "versions"}}``, exactly."""
+    for name, ds in state.items():
+        what = f"outcome state {name!r:.60}"
+        if not isinstance(ds, dict) or set(ds) != {"type", "readonly", "versions"}:
+            raise _Bad(f"{what}: must be an object with 'type', 'readonly' and 'versions'")
+        _get(ds, "type", str, what)
+        _get(ds, "readonly", str, what)
+        for v in _get(ds, "versions", list, what):
+            ok = (
+                isinstance(v, list)
+                and len(v) == 3
+                and isinstance(v[0], str)
+                and isinstance(v[1], str)
+                and isinstance(v[2], int)
+                and not isinstance(v[2], bool)
+            )
+            if not ok:
+                raise _Bad(f"{what}: a version must be [type, name, guid], got {v!r:.60}")
 
 
 def loads_record(text: str, line: int = 0) -> Record:

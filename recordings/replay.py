@@ -10,7 +10,9 @@ difference stops the replay. What the implementation actually sent is recorded w
 
 :func:`replay_server` and :func:`replay_client` start the implementation through :mod:`iut`
 with the fixture, profile and identity named in the transcript header, exactly as the
-conformance contract says, and fold its exit status in: exit 89 is *unimplemented*.
+conformance contract says, and fold its exit status in: exit 89 is *unimplemented*. A
+client recording that ends with an ``outcome`` event (a client-role fuzz finding) is also
+checked for the client's exit status and fake ZFS datasets (:mod:`recordings.outcome`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from .format import (
     other,
     wire_bytes,
 )
+from .outcome import ClientOutcome, compare_outcomes, outcome_of_record, read_state
 
 __all__ = [
     "DEFAULT_REPLAY_TIMEOUT",
@@ -216,6 +219,38 @@ def _finish(running: Running, result: ReplayResult, grace: float) -> ReplayResul
     return result
 
 
+def _check_outcome(
+    transcript: Transcript, running: Running, result: ReplayResult, level: Level
+) -> None:
+    """After a clean wire replay: the client's exit status and datasets as recorded.
+
+    Only transcripts with an ``outcome`` event (client-role fuzz findings) are checked;
+    the client's sandbox is removed afterwards either way.
+    """
+    try:
+        recorded = [
+            (i, r)
+            for i, r in enumerate(transcript.records, start=1)
+            if isinstance(r, EventRecord) and r.event == "outcome"
+        ]
+        status = result.status
+        if not recorded or status is None or result.outcome != "pass":
+            return
+        index, rec = recorded[-1]
+        expected = outcome_of_record(rec)
+        state = read_state(running.sandbox.state) if status.kind in ("ok", "failed") else {}
+        diff = compare_outcomes(expected, ClientOutcome(status, state))
+        result.compared += 1
+        if diff is not None:
+            what, detail, text = diff
+            result.mismatch = Mismatch(
+                index, rec.line, None, level, f"client outcome: {what}", detail, text
+            )
+    finally:
+        running.sandbox.keep = False
+        running.sandbox.close()
+
+
 def replay_server(
     transcript: Transcript,
     spec: IUTSpec,
@@ -298,24 +333,30 @@ def replay_client(
     if stdio and spec.origin != "--client-cmd":
         raise IUTError(f"{spec.origin}: no '{job}' command to replay this {job} recording with")
     running = (
-        start_server(spec, cache, **kw)  # type: ignore[arg-type]
+        start_server(spec, cache, keep=True, **kw)  # type: ignore[arg-type]
         if stdio
-        else start_client(spec, job, cache, **kw)  # type: ignore[arg-type]
+        else start_client(spec, job, cache, keep=True, **kw)  # type: ignore[arg-type]
     )
     wait = timeout if timeout is not None else running.timeout
     try:
-        transport = running.transport if stdio else running.accept(wait)
-    except PeerTimeout as exc:
-        result = ReplayResult(error=f"the client never connected: {exc}")
-        return _finish(running, result, 0)
-    try:
-        result = replay(transcript, transport, play=S2C, level=level, ignore=ignore,
-                        timeout=wait)  # fmt: skip
-    except BaseException:
-        running.close(timeout=0)
-        raise
+        try:
+            transport = running.transport if stdio else running.accept(wait)
+        except PeerTimeout as exc:
+            result = ReplayResult(error=f"the client never connected: {exc}")
+            return _finish(running, result, 0)
+        try:
+            result = replay(transcript, transport, play=S2C, level=level, ignore=ignore,
+                            timeout=wait)  # fmt: skip
+        except BaseException:
+            running.close(timeout=0)
+            raise
+        finally:
+            if not stdio:
+                with contextlib.suppress(OSError):
+                    transport.close()
+        _finish(running, result, wait)
+        _check_outcome(transcript, running, result, level)
+        return result
     finally:
-        if not stdio:
-            with contextlib.suppress(OSError):
-                transport.close()
-    return _finish(running, result, wait)
+        running.sandbox.keep = False
+        running.sandbox.close()

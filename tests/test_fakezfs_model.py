@@ -625,3 +625,22 @@ def test_fast_version_listing_matches_general_listing(
     # The general path through list() must agree with the SQL fast path in list_text().
     assert fast == general
     assert len(fast) == sum(1 for t in types for _ in range({"snapshot": 8, "bookmark": 8}[t]))
+
+
+def test_change_count_moves_with_every_write_and_no_read() -> None:
+    """The stateful fuzzer trusts an unchanged count to mean an unchanged state."""
+    zfs = FakeZfs.in_memory(parse_fixture(FIXTURE_TOML))
+    count = zfs.change_count()
+    zfs.list_filesystems()
+    zfs.list_versions("pool/data")
+    zfs.list(types=("filesystem", "snapshot", "bookmark"), recursive=True, properties=())
+    zfs.send(S0).read()
+    assert zfs.change_count() == count
+    zfs.snapshot("pool/data@new")
+    assert zfs.change_count() > count
+    count = zfs.change_count()
+    zfs.destroy("pool/data@new")
+    assert zfs.change_count() > count
+    with pytest.raises(ZfsError):
+        zfs.snapshot("pool/missing@x")  # refused: may count rows rolled back, never fewer
+    assert zfs.change_count() >= count

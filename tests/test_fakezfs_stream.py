@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import zlib
@@ -291,3 +292,19 @@ def test_content_differs_between_snapshots_and_blocks() -> None:
     assert expected_block(a, 0) != expected_block(inc, 0)
     assert expected_block(a, 0) != expected_block(a, 1)
     assert expected_block(a, 0)[24:] == expected_block(a, 1)[24:]  # only the counter differs
+
+
+@pytest.mark.parametrize("length", [1, 24, 25, 4095, 4097, 70_000, BLOCK_SIZE - 1, BLOCK_SIZE + 5])
+def test_short_payloads_are_prefixes_of_the_whole_base_block(length: int) -> None:
+    """A payload generates only as much of its base block as it uses; the bytes must be
+    those of the documented construction (a 1 MiB shake_128 output), or a stream sent by
+    an older fake would no longer verify."""
+    to_guid, from_guid = 0xDEADBEEF, 7
+    seed = b"fake-zfs content v1" + struct.pack("<QQ", to_guid, from_guid)
+    whole = hashlib.shake_128(seed).digest(BLOCK_SIZE)
+    spec = PayloadSpec(to_guid, from_guid, length)
+    for index in range(spec.block_count()):
+        size = min(BLOCK_SIZE, length - index * BLOCK_SIZE)
+        want = (struct.pack("<QQQ", to_guid, from_guid, index) + whole[24:size])[:size]
+        assert expected_block(spec, index) == want
+        assert block_matches(spec, index, memoryview(want))

@@ -61,7 +61,8 @@ def test_fuzz_finds_the_planted_bug_and_replay_confirms_it(
     mutant: str, specs: Path, tmp_path: Path
 ) -> None:
     spec_file = specs / f"{mutant}.toml"
-    res = _fuzz("--iut", str(spec_file), "--seed", "7", "--shrink-time", "3", findings=tmp_path)
+    res = _fuzz("--iut", str(spec_file), "--role", "server", "--seed", "7", "--shrink-time", "3",
+                findings=tmp_path)  # fmt: skip
     assert res.returncode == 1, res.stdout + res.stderr
     assert "FINDING:" in res.stdout
     assert "[implementation" not in res.stdout, "the mutant died instead of misbehaving"

@@ -12,18 +12,21 @@
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+from hypothesis.stateful import run_state_machine_as_test
 
 from bytestreamrpc import messages
 from bytestreamrpc.constants import ResponseType
 from bytestreamrpc.framing import encode_stream
 from bytestreamrpc.messages import FilesystemVersion
+from fakes.mapping import parse_mapping
 from fakes.zfs import FakeZfs
+from fakes.zfs.fixtures import DatasetSpec, Fixture, PoolSpec, SnapshotSpec
 from fuzz import strategies as zst
 from fuzz.invariants import (
     InvariantViolation,
@@ -35,13 +38,19 @@ from fuzz.invariants import (
 )
 from fuzz.model import ZfsModel
 from fuzz.stateful import (
+    ACTIONS,
+    SINK_ROOT,
+    ServerConversation,
     Setup,
     StatefulHarness,
+    _weighted,
+    perform,
     random_setup,
-    run_action,
+    run_drawn_actions,
     run_random_actions,
     setups,
 )
+from fuzz.strategies import golden_client_sides
 
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 SERVER = server_fixture()
@@ -124,56 +133,6 @@ def test_server_survives_any_input(case: tuple[bytes, tuple[bytes, ...]]) -> Non
 # --------------------------------------------------------------------------- stateful
 
 
-class ServerConversation(RuleBasedStateMachine):
-    """A client talking to our server, every answer checked against the model."""
-
-    harness: StatefulHarness
-
-    @initialize(setup=setups())
-    def start(self, setup: Setup) -> None:
-        self.harness = StatefulHarness(setup)
-
-    @rule()
-    def list_filesystems(self) -> None:
-        run_action(self.harness, "list_filesystems", None)  # type: ignore[arg-type]
-
-    @rule(data=st.data())
-    def list_versions(self, data: st.DataObject) -> None:
-        run_action(self.harness, "list_versions", data)
-
-    @rule(data=st.data())
-    def initial_transfer(self, data: st.DataObject) -> None:
-        run_action(self.harness, "initial_transfer", data)
-
-    @rule(data=st.data())
-    def incremental_transfer(self, data: st.DataObject) -> None:
-        run_action(self.harness, "incremental_transfer", data)
-
-    @rule(data=st.data())
-    def bad_protocol_version(self, data: st.DataObject) -> None:
-        run_action(self.harness, "bad_protocol_version", data)
-
-    @rule(data=st.data())
-    def garbage(self, data: st.DataObject) -> None:
-        run_action(self.harness, "garbage", data)
-
-    @rule()
-    def close(self) -> None:
-        run_action(self.harness, "close", None)  # type: ignore[arg-type]
-
-    @rule()
-    def push(self) -> None:
-        run_action(self.harness, "push", None)  # type: ignore[arg-type]
-
-    def teardown(self) -> None:
-        harness = getattr(self, "harness", None)
-        if harness is not None:
-            try:
-                harness.check_state()
-            finally:
-                harness.teardown()
-
-
 ServerConversation.TestCase.settings = settings(
     max_examples=25,
     stateful_step_count=25,
@@ -253,3 +212,170 @@ def test_server_check_catches_a_state_change(monkeypatch: pytest.MonkeyPatch) ->
     fx.zfs.snapshot("pool/data@planted")  # type: ignore[attr-defined]
     with pytest.raises(InvariantViolation, match="state"):
         check_server(fx, [request])
+
+
+# --------------------------------------------------------------------------- stateful drivers
+
+
+def _setup(sink: dict[str, str] | None = None) -> Setup:
+    fx = Fixture(
+        pools=(PoolSpec("pool", referenced=4096), PoolSpec("backup", referenced=4096)),
+        datasets=(DatasetSpec("pool/a", referenced=4096),),
+        snapshots=(SnapshotSpec("pool/a@s0", referenced=1024, written=1024),),
+        seed=7,
+    )
+    push = Fixture(pools=(PoolSpec("pool", referenced=4096),), seed=8)
+    return Setup(fx, {"pool*": "pool"}, push, {"pool*": "pool"}, sink)
+
+
+def test_the_state_is_checked_after_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A successful read that changes the fake, invisibly in its answer, is caught at that
+    very step (it used to be caught only at the end of the run): the cheap check must not
+    miss a change."""
+    from fakes.reference import ReferenceHandler
+
+    original = ReferenceHandler.handle_filesystem_request
+
+    def writes(self: ReferenceHandler, r: messages.FilesystemRequest) -> object:
+        self.zfs.snapshot("pool@planted")  # the listing shows datasets, not snapshots
+        return original(self, r)
+
+    h = StatefulHarness(_setup())
+    try:
+        perform(h, "list_versions", (messages.DatasetPath(("pool", "a")),))
+        monkeypatch.setattr(ReferenceHandler, "handle_filesystem_request", writes)
+        with pytest.raises(InvariantViolation, match="state differs"):
+            perform(h, "list_filesystems", ())
+    finally:
+        h.teardown()
+
+
+def test_a_crashing_server_is_reported_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bytestreamrpc.server import Server
+
+    def crash(self: Server, transport: object) -> None:
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr(Server, "serve", crash)
+    h = StatefulHarness(_setup())
+    try:
+        with pytest.raises(InvariantViolation, match=r"Server.serve raised RuntimeError\('planted"):
+            perform(h, "list_filesystems", ())
+    finally:
+        h.teardown()
+
+
+def _replayed_pull_me() -> bytes:
+    """A golden client side that is a whole pull-me conversation (it makes the server
+    receive into the sink)."""
+    for side in golden_client_sides():
+        h = StatefulHarness(_setup({"|": SINK_ROOT}))
+        try:
+            h.garbage(side)
+            if SINK_ROOT in h.model.datasets:
+                return side
+        finally:
+            h.teardown()
+    pytest.skip("no golden transcript is a whole pull-me conversation")
+
+
+def test_garbage_that_replays_a_pull_me_may_fill_only_the_sink() -> None:
+    side = _replayed_pull_me()
+    h = StatefulHarness(_setup(None))  # no sink: the server must not receive anything
+    try:
+        perform(h, "garbage", (side,))
+        assert SINK_ROOT not in h.model.datasets
+    finally:
+        h.teardown()
+    h = StatefulHarness(_setup({"|": "backup/elsewhere"}))  # a sink the checks do not allow
+    try:
+        with pytest.raises(InvariantViolation, match="outside the sink"):
+            perform(h, "garbage", (side,))
+    finally:
+        h.teardown()
+
+
+def test_drawn_runs_are_full_length_and_shrink_to_the_failing_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Runs take ``max_actions`` steps unless a stop is drawn (a fuzzer's random input
+    almost never draws one), yet a failure shrinks to a run that is not much longer than
+    the step that fails."""
+    lengths: list[int] = []
+
+    @settings(database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def run(data: st.DataObject) -> None:
+        lengths.append(run_drawn_actions(data, max_actions=20))
+
+    rng = random.Random(9)
+    for _ in range(10):
+        run.hypothesis.fuzz_one_input(rng.randbytes(8192))
+    assert sorted(lengths)[len(lengths) // 2] == 20
+
+    def planted(self: StatefulHarness) -> None:
+        raise InvariantViolation("planted")
+
+    monkeypatch.setattr(StatefulHarness, "close", planted)
+
+    @settings(max_examples=100, database=None, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(st.data())
+    def failing(data: st.DataObject) -> None:
+        run_drawn_actions(data, max_actions=20)
+
+    with pytest.raises(InvariantViolation, match="planted") as info:
+        failing()
+    notes = " ".join(getattr(info.value, "__notes__", []))
+    step = re.search(r"stateful step (\d+): close\(\)", notes)
+    assert step is not None, notes
+    assert int(step.group(1)) <= 3, notes
+
+
+def test_one_weighted_list_keeps_the_weights_and_every_item() -> None:
+    out = _weighted((3, ["a"]), (1, ["b", "c", "d", "e", "f"]), (0, ["never"]), (2, []))
+    assert out[0] == "a" and "never" not in out
+    assert set(out) == {"a", "b", "c", "d", "e", "f"}
+    share = out.count("a") / len(out)
+    assert 0.7 <= share <= 0.8  # 3 parts of 4
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(setups())
+def test_every_drawn_setup_loads(setup: Setup) -> None:
+    FakeZfs.in_memory(setup.fixture).close()
+    FakeZfs.in_memory(setup.push_fixture).close()
+    for mapping in (setup.pull_acl, setup.push_filter, setup.sink):
+        if mapping is not None:
+            parse_mapping(mapping)
+
+
+def test_setups_have_names_that_globs_must_tell_apart() -> None:
+    """The point of the curated vocabulary: sibling names where one is a string prefix of
+    the other (``pool/a`` and ``pool/ab``), which a glob ``pool/a*`` must not confuse."""
+
+    def confusable(setup: Setup) -> bool:
+        names = [d.name for d in setup.fixture.datasets]
+        return any(b != a and b.startswith(a) and b[len(a)] != "/" for a in names for b in names)
+
+    find(setups(), confusable, settings=settings(max_examples=500, database=None))
+
+
+def test_the_state_machine_runs_every_action() -> None:
+    seen: set[str] = set()
+    original = perform
+
+    def counting(h: StatefulHarness, action: str, arguments: tuple[Any, ...]) -> None:
+        seen.add(action)
+        original(h, action, arguments)
+
+    import fuzz.stateful
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fuzz.stateful, "perform", counting)
+        run_state_machine_as_test(
+            ServerConversation,
+            settings=settings(max_examples=15, stateful_step_count=30, database=None,
+                              deadline=None, suppress_health_check=list(HealthCheck)),
+        )  # fmt: skip
+    assert seen == set(ACTIONS)

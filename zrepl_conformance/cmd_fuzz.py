@@ -1,13 +1,16 @@
 """``zrepl-conformance fuzz``: differential fuzzing, coverage-guided campaigns, the target list.
 
-``fuzz [--iut FILE | --server-cmd CMD] [--examples N | --time T] [--seed S]``
-    Generated conversations against the implementation (default: our own reference as a
-    subprocess) and against the reference in-process on the same fixture; the first
-    disagreement, crash or hang is shrunk and saved as a transcript under ``--findings``
-    with the command that replays it. Exit 0: no finding; 1: a finding; 2: could not run.
+``fuzz [--iut FILE | --server-cmd CMD | --client-cmd CMD] [--role R] [--examples N | --time T]``
+    Differential fuzzing of every role the implementation has (default: our own reference as
+    subprocesses). Server role: generated conversations against the implementation's server
+    and our reference on the same fixture. Client role: generated server behaviours (a
+    scripted server) against the implementation's pull/push job and our reference job; the
+    requests, exit status and resulting datasets are compared. The first disagreement, crash
+    or hang of each role is shrunk and saved as a transcript under ``--findings`` with the
+    command that replays it. Exit 0: no finding; 1: a finding; 2: could not run.
 ``fuzz list``
     The fuzz targets (``fuzz/targets/NAME.py``).
-``fuzz campaign --target NAME|all [--workers N] [--time T] [--corpus DIR]``
+``fuzz campaign --target NAME|all [--workers N] [--parallel MODE] [--time T] [--corpus DIR]``
     A coverage-guided campaign (atheris/libFuzzer; a pure-Hypothesis engine when atheris is
     missing) with live progress and a final summary. Exit 1 if anything was found.
 
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from .cli_errors import UsageError
 
 EXIT_FINDING = 1
 EXIT_ERROR = 2
+ROLES = ("all", "server", "client", "pull", "push")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,18 +41,31 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     who = p.add_mutually_exclusive_group()
     who.add_argument("--iut", metavar="FILE", help="implementation description (TOML)")
     who.add_argument("--server-cmd", metavar="CMD", help="server command (one connection on stdio)")
-    budget = p.add_mutually_exclusive_group()
-    budget.add_argument(
-        "--examples", type=int, metavar="N", help="conversations to try (default 60)"
+    who.add_argument(
+        "--client-cmd",
+        metavar="CMD",
+        help="client job command (reaching the server through {connect}, else its stdio); "
+        "fuzzed as a pull job, or a push job with --role push",
     )
-    budget.add_argument("--time", type=float, metavar="T", help="seconds to search instead")
+    p.add_argument(
+        "--role",
+        choices=ROLES,
+        default="all",
+        help="what to fuzz: all (every role the implementation has, the default), server, "
+        "client (its pull and push jobs), pull, push",
+    )
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--examples", type=int, metavar="N", help="trials per role (default 60)")
+    budget.add_argument(
+        "--time", type=float, metavar="T", help="seconds to search instead (split between roles)"
+    )
     p.add_argument("--seed", type=int, metavar="S", help="random seed (default: random, printed)")
     p.add_argument(
         "--timeout",
         type=float,
-        default=2.0,
         metavar="S",
-        help="seconds an answer may take before it counts as a hang (default 2)",
+        help="seconds an answer (or a client's next request) may take before it counts as a "
+        "hang (default 2 for a server, 5 for a client, which may run zfs in between)",
     )
     p.add_argument(
         "--findings",
@@ -58,10 +74,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="where reproducers are written (default fuzz-findings)",
     )
     p.add_argument(
-        "--fixture", metavar="FILE", help="fake ZFS fixture (default: fuzz/fixtures/fuzz.toml)"
+        "--fixture",
+        metavar="FILE",
+        help="fake ZFS fixture of every role (default: fuzz/fixtures/fuzz.toml for the server "
+        "role, fuzz/fixtures/fuzz-client.toml for the client role)",
     )
-    p.add_argument("--profile", metavar="FILE", help="profile JSON (default: see docs/FUZZING.md)")
-    p.add_argument("--max-steps", type=int, default=6, metavar="N", help="steps per conversation")
+    p.add_argument(
+        "--profile", metavar="FILE", help="profile JSON of every role (default: docs/FUZZING.md)"
+    )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=6,
+        metavar="N",
+        help="steps per conversation; deviations per server script (default 6)",
+    )
     p.add_argument(
         "--shrink-time",
         type=float,
@@ -79,7 +106,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     lp.set_defaults(run=run_list)
     cp = fsub.add_parser("campaign", help="run a coverage-guided campaign of one target")
     cp.add_argument("--target", required=True, help="target name, or 'all' (one after another)")
-    cp.add_argument("--workers", type=int, default=1, help="processes (libFuzzer -fork=N)")
+    cp.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="parallel libFuzzer workers (default 1); see --parallel for how they run",
+    )
+    cp.add_argument(
+        "--parallel",
+        choices=("processes", "fork"),
+        default=None,
+        help="processes: N independent libFuzzer processes sharing the corpus (the default); "
+        "fork: libFuzzer's -fork=N, one fresh process per job (for long campaigns); "
+        "default from ZREPL_FUZZ_PARALLEL, else processes",
+    )
     cp.add_argument("--time", type=float, default=60.0, help="seconds per target (default 60)")
     cp.add_argument("--corpus", metavar="DIR", help="corpus directory (default fuzz-corpus/NAME)")
     cp.add_argument(
@@ -145,7 +185,7 @@ def run_campaign(args: argparse.Namespace) -> int:
                 corpus=Path(corpus) if corpus else None,
                 findings=Path(findings) if findings else None, database=database,
                 engine=args.engine, keep_going=args.keep_going, runs=args.runs,
-                report=print_progress(sys.stderr, name, args.engine),
+                parallel=args.parallel, report=print_progress(sys.stderr, name, args.engine),
             )  # fmt: skip
         except CampaignError as exc:
             raise UsageError(str(exc)) from None
@@ -156,98 +196,30 @@ def run_campaign(args: argparse.Namespace) -> int:
     return EXIT_FINDING if found else 0
 
 
-def _spec(args: argparse.Namespace) -> tuple[object, str]:
-    """The implementation and how the replay command names it."""
-    from iut import SpecError, load_spec, reference_spec
-    from iut.spec import spec_from_server_cmd
-
-    try:
-        if args.iut:
-            return load_spec(args.iut), f"--iut {shlex.quote(args.iut)}"
-        if args.server_cmd:
-            return spec_from_server_cmd(
-                args.server_cmd
-            ), f"--server-cmd {shlex.quote(args.server_cmd)}"
-    except SpecError as exc:
-        raise UsageError(str(exc)) from None
-    return reference_spec(), ""
-
-
 def run(args: argparse.Namespace) -> int:
     _need_hypothesis()
     if args.examples is not None and args.examples < 1:
         raise UsageError("--examples must be at least 1")
     if args.time is not None and args.time <= 0:
         raise UsageError("--time must be positive")
-    if args.timeout <= 0 or args.shrink_time < 0 or args.max_steps < 1:
+    if (
+        (args.timeout is not None and args.timeout <= 0)
+        or args.shrink_time < 0
+        or args.max_steps < 1
+    ):
         raise UsageError("--timeout and --max-steps must be positive, --shrink-time not negative")
-    from fakes.profile import ProfileError, load_profile
-    from fuzz.differential import Setting, differential_fuzz, save_finding
-    from iut import IUTError
+    from . import fuzz_roles
 
-    profile = None
-    if args.profile:
-        try:
-            load_profile(args.profile)
-        except ProfileError as exc:
-            raise UsageError(str(exc)) from None
-        profile = json.loads(Path(args.profile).read_text(encoding="utf-8"))
+    target = fuzz_roles.resolve(args)
+    if args.fixture and not Path(args.fixture).is_file():
+        raise UsageError(f"--fixture {args.fixture}: no such file")
+    profile = fuzz_roles.read_profile(args.profile)
     fixture = str(Path(args.fixture).resolve()) if args.fixture else None
-    setting = Setting.make(fixture, profile)
-    spec, how = _spec(args)
-
-    def say(line: str) -> None:
-        print(f"fuzz: {line}", file=sys.stderr, flush=True)
-
-    try:
-        report = differential_fuzz(
-            spec,  # type: ignore[arg-type]
-            setting=setting, examples=args.examples, seconds=args.time, seed=args.seed,
-            timeout=args.timeout, max_steps=args.max_steps, shrink_seconds=args.shrink_time,
-            report=say,
-        )  # fmt: skip
-    except IUTError as exc:
-        print(f"zrepl-conformance fuzz: cannot start the implementation: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    trial = report.finding
-    tail = f"(seed {report.seed}, {report.trials} trials, {report.seconds:.1f} s)"
-    if trial is None or trial.disagreement is None:
-        print(f"no disagreement in {report.trials} conversations {tail}")
-        return 0
-    files = save_finding(trial, Path(args.findings), spec, setting)  # type: ignore[arg-type]
-    print(f"FINDING: {trial.disagreement.headline()}")
-    steps = len(trial.conversation.steps)
-    print(f"  {tail}; shrunk with {report.shrink_trials} trials to {steps} step(s):")
-    for line in trial.conversation.describe():
-        print(f"    {line}")
-    print(f"  reproducer: {files[0]}")
-    print(f"  what the implementation did: {files[1]}")
-    cmd = f"zrepl-conformance replay {shlex.quote(str(files[0]))} {how} --level semantic".replace(
-        "  ", " "
-    )
-    print(f"  reproduce: {cmd}")
-    print(f"  search again: zrepl-conformance fuzz {how} --seed {report.seed}".rstrip())
-    if not args.no_confirm:
-        print(f"  replay: {_confirm(files[0], spec, args.timeout)}")
-    return EXIT_FINDING
-
-
-def _confirm(path: Path, spec: object, timeout: float) -> str:
-    """Replay the saved reproducer against the implementation (it must differ again)."""
-    from iut import FixtureCache, IUTError
-    from recordings.compare import Level
-    from recordings.format import read_transcript
-    from recordings.replay import replay_server
-
-    transcript = read_transcript(path)
-    with FixtureCache() as cache:
-        try:
-            result = replay_server(
-                transcript, spec, cache, level=Level.SEMANTIC,  # type: ignore[arg-type]
-                timeout=max(timeout, 2.0),
-            )  # fmt: skip
-        except IUTError as exc:
-            return f"could not replay: {exc}"
-    if result.outcome == "mismatch" and result.mismatch is not None:
-        return "confirmed, " + result.mismatch.headline(str(path))
-    return f"NOT confirmed (replay outcome: {result.outcome})"
+    roles = target.roles
+    seconds = args.time / len(roles) if args.time else None
+    code = 0
+    for role in roles:
+        if len(roles) > 1:
+            print(f"== {role.title}", flush=True)
+        code = max(code, fuzz_roles.fuzz_role(role, target, args, fixture, profile, seconds))
+    return code

@@ -9,7 +9,9 @@ Construction, for a payload identified by ``(to_guid, from_guid)`` (``from_guid`
 full stream) and a byte length:
 
 * a 1 MiB *base block* is ``shake_128(b"fake-zfs content v1" + to_guid + from_guid)``
-  (both GUIDs as 8-byte little-endian), generated once per stream;
+  (both GUIDs as 8-byte little-endian), generated once per stream (only as much of it as
+  the payload's blocks use: shake_128's output for a shorter length is a prefix of the
+  longer one, so the bytes are the same);
 * block ``i`` (0-based) is the base block with its first 24 bytes replaced by
   ``to_guid, from_guid, i`` (three 8-byte little-endian integers);
 * the payload is blocks ``0, 1, 2 ...`` concatenated and cut at the length.
@@ -40,11 +42,27 @@ BLOCK_SIZE: Final = 1 << 20
 _COUNTER: Final = struct.Struct("<QQQ")
 
 
+_MIN_BASE: Final = 4096
+
+
+def base_block(to_guid: int, from_guid: int, size: int = BLOCK_SIZE) -> bytes:
+    """At least the first ``size`` bytes (at most 1 MiB) of the pseudo-random block all
+    blocks of one payload are derived from.
+
+    shake_128 is an extendable-output function: asking for fewer bytes gives a prefix of
+    the longer output, so a payload shorter than a block needs only its own length. That
+    matters for small snapshots: the whole 1 MiB takes ~2 ms to generate, the stateful
+    fuzzer's budget for a complete conversation step. ``size`` is rounded up to a power
+    of two so that payloads of similar lengths share one cached block.
+    """
+    rounded = BLOCK_SIZE if size >= BLOCK_SIZE else max(_MIN_BASE, 1 << (size - 1).bit_length())
+    return _base_block(to_guid, from_guid, rounded)
+
+
 @lru_cache(maxsize=8)
-def base_block(to_guid: int, from_guid: int) -> bytes:
-    """The 1 MiB pseudo-random block all blocks of one payload are derived from."""
+def _base_block(to_guid: int, from_guid: int, size: int) -> bytes:
     seed = b"fake-zfs content v1" + struct.pack("<QQ", to_guid, from_guid)
-    return hashlib.shake_128(seed).digest(BLOCK_SIZE)
+    return hashlib.shake_128(seed).digest(size)
 
 
 class PayloadSpec:
@@ -61,13 +79,17 @@ class PayloadSpec:
         """Number of blocks (the last one may be short)."""
         return (self.length + BLOCK_SIZE - 1) // BLOCK_SIZE
 
+    def base(self) -> bytes:
+        """The part of the base block this payload's blocks use."""
+        return base_block(self.to_guid, self.from_guid, min(self.length, BLOCK_SIZE))
+
 
 def expected_block(spec: PayloadSpec, index: int) -> bytes:
     """Block ``index`` of the payload, cut short if it is the last one."""
-    base = base_block(spec.to_guid, spec.from_guid)
     size = min(BLOCK_SIZE, spec.length - index * BLOCK_SIZE)
     if size <= 0:
         return b""
+    base = spec.base()
     head = _COUNTER.pack(spec.to_guid, spec.from_guid, index)
     if size <= len(head):
         return head[:size]
@@ -90,7 +112,7 @@ def block_matches(spec: PayloadSpec, index: int, data: memoryview) -> bool:
         return False
     if size <= cut:
         return True
-    return base_block(spec.to_guid, spec.from_guid).startswith(data[cut:], cut)
+    return spec.base().startswith(data[cut:], cut)
 
 
 def iter_payload(spec: PayloadSpec) -> Iterator[bytes]:

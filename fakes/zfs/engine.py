@@ -214,6 +214,19 @@ class FakeZfs:
         with self._lock:
             self._conn.close()
 
+    def change_count(self) -> int:
+        """Rows inserted, updated or deleted through this object so far (SQLite's
+        ``total_changes``), rolled-back writes included.
+
+        All of the fake's state is rows of its database, so an unchanged count proves that
+        nothing changed through this object: a checker that must show "this request changed
+        nothing" can compare two counts instead of re-reading the whole state (the stateful
+        fuzzer does so after every step). A state file other processes also write to can
+        change without this count moving.
+        """
+        with self._lock:
+            return self._conn.total_changes
+
     def __enter__(self) -> FakeZfs:
         return self
 

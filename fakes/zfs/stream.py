@@ -48,7 +48,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from .content import BLOCK_SIZE, PayloadSpec, base_block, block_matches, expected_block
+from .content import BLOCK_SIZE, PayloadSpec, block_matches, expected_block
 
 __all__ = [
     "END_MAGIC",
@@ -175,7 +175,7 @@ class SendStream:
         yield head
         spec = self.header.payload_spec()
         if spec.length:
-            base_block(spec.to_guid, spec.from_guid)  # warm the cache once
+            spec.base()  # warm the cache once
         for index in range(spec.block_count()):
             block = expected_block(spec, index)
             crc = zlib.crc32(block, crc)
@@ -357,7 +357,7 @@ class StreamReader:
         if header is None:
             raise RuntimeError("read_header() must succeed before verify_payload()")
         spec = header.payload_spec()
-        buffer = bytearray(BLOCK_SIZE)
+        buffer = bytearray(min(BLOCK_SIZE, spec.length))  # not 1 MiB for a tiny snapshot
         view = memoryview(buffer)
         crc = self._crc
         mismatch = False

@@ -199,9 +199,11 @@ class Disagreement:
     what: str
     detail: str
     index: int = 0
+    side: str = "server"
+    """Whose records ``index`` counts (``server``: server-role fuzzing, ``client``)."""
 
     def headline(self) -> str:
-        where = f" at server record {self.index}" if self.index else ""
+        where = f" at {self.side} record {self.index}" if self.index else ""
         return f"{self.kind}{where}: {self.what}: {self.detail}"
 
 
@@ -232,7 +234,7 @@ def compare(ref: Played, ref_exit: int, iut: IUTRun) -> Disagreement | None:
         + (f": {last.strip()[:160]}" if last else "")
         + "]"
     )
-    return Disagreement(found.kind, found.what, found.detail + note, found.index)
+    return Disagreement(found.kind, found.what, found.detail + note, found.index, found.side)
 
 
 def _first_difference(ref: Played, ref_exit: int, iut: IUTRun) -> Disagreement | None:

@@ -1,18 +1,20 @@
 """Searching for a disagreement with Hypothesis, shrinking it, saving a replayable reproducer.
 
-:func:`differential_fuzz` hands ``hypothesis.find`` the conversation strategy and a condition
-that runs one :class:`~fuzz.differential.runner.Trial`. The first disagreement ends the
-search phase; Hypothesis then shrinks the conversation (fewer steps, simpler requests) while
-the implementation keeps disagreeing. Trials are cached by conversation, so no conversation
-is ever run twice (a flaky implementation cannot confuse the shrinker), and shrinking has its
-own time budget: once it is spent, untried candidates count as agreeing and Hypothesis
-settles on the smallest disagreement found so far.
+:func:`search` is the engine both roles share: it hands ``hypothesis.find`` a strategy and a
+condition that runs one trial. The first disagreement ends the search phase; Hypothesis then
+shrinks the input (fewer steps, simpler requests; fewer and simpler server deviations) while
+the implementation keeps disagreeing. Trials are cached by input, so nothing is ever run
+twice (a flaky implementation cannot confuse the shrinker), and shrinking has its own time
+budget: once it is spent, untried candidates count as agreeing and Hypothesis settles on the
+smallest disagreement found so far.
 
-The reproducer is the *reference's* transcript of the minimal conversation (fixture, profile
-and identity in its header): replaying it against the implementation with
-``zrepl-conformance replay FILE --server-cmd CMD --level semantic`` fails at the same record,
-against the reference it passes. Next to it: ``.actual.jsonl`` (what the implementation
-did) and ``.txt`` (the steps, the disagreement, the implementation's stderr).
+:func:`differential_fuzz` is the server role (conversations against a server, one
+:class:`~fuzz.differential.runner.Trial` each; the client role is
+:mod:`fuzz.differential.client_search`). Its reproducer is the *reference's* transcript of
+the minimal conversation (fixture, profile and identity in its header): replaying it against
+the implementation with ``zrepl-conformance replay FILE --server-cmd CMD --level semantic``
+fails at the same record, against the reference it passes. Next to it: ``.actual.jsonl``
+(what the implementation did) and ``.txt`` (the steps, the disagreement, the stderr).
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import random
 import shlex
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis.errors import HypothesisWarning, NoSuchExample, Unsatisfiable
+from hypothesis.strategies import SearchStrategy
 
 from iut import FixtureCache, IUTSpec
 from recordings.format import C2S, Header, Transcript, write_transcript
@@ -35,7 +38,7 @@ from recordings.format import C2S, Header, Transcript, write_transcript
 from ..strategies import Conversation, conversations
 from .runner import ServerPool, Setting, Trial, compare, run_iut, run_reference
 
-__all__ = ["DEFAULT_EXAMPLES", "FuzzReport", "differential_fuzz", "save_finding"]
+__all__ = ["DEFAULT_EXAMPLES", "FuzzReport", "differential_fuzz", "save_finding", "search"]
 
 DEFAULT_EXAMPLES: Final = 60
 """Conversations tried when neither ``--examples`` nor ``--time`` is given."""
@@ -54,23 +57,106 @@ class _Enough(BaseException):
     """The shrink budget is spent: stop Hypothesis and keep the best disagreement so far."""
 
 
-def _size(conv: Conversation) -> tuple[int, int]:
+def _size(conv: Conversation) -> tuple[int, ...]:
     return len(conv.steps), len(conv.wire())
 
 
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+
+
 @dataclass
-class FuzzReport:
+class FuzzReport(Generic[T]):
+    """How a search went; ``T`` is the trial type of the role (server or client)."""
+
     trials: int = 0
     seconds: float = 0.0
     seed: int = 0
-    finding: Trial | None = None
-    first: Trial | None = None
+    finding: T | None = None
+    first: T | None = None
     """The first disagreeing trial (before shrinking)."""
     files: list[Path] = field(default_factory=list)
     shrink_trials: int = 0
 
 
 Reporter = Callable[[str], None]
+
+
+def search(
+    strategy: SearchStrategy[K],
+    run: Callable[[K], T],
+    verdict: Callable[[T], str | None],
+    size: Callable[[K], tuple[int, ...]],
+    *,
+    examples: int | None = None,
+    seconds: float | None = None,
+    seed: int | None = None,
+    shrink_seconds: float = DEFAULT_SHRINK_SECONDS,
+    report: Reporter | None = None,
+    noun: str = "conversations",
+) -> FuzzReport[T]:
+    """Run generated inputs until one disagrees, then shrink it; see the module docstring.
+
+    ``run`` is one trial; ``verdict`` its disagreement's headline (``None``: they agree);
+    ``size`` orders disagreeing inputs (the smallest is kept when shrinking runs out).
+    """
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**32)
+    out: FuzzReport[T] = FuzzReport(seed=seed)
+    budget = examples if examples is not None else (10**9 if seconds else DEFAULT_EXAMPLES)
+    start = time.monotonic()
+    deadline = start + seconds if seconds else None
+    tried: dict[K, tuple[T, str | None]] = {}
+    best: list[K] = []
+    state = {"shrink_until": 0.0}
+
+    def disagrees(item: K) -> bool:
+        known = tried.get(item)
+        if known is not None:
+            return known[1] is not None
+        now = time.monotonic()
+        if out.first is not None:
+            if now > state["shrink_until"]:
+                # Shrink budget spent. Returning False would let Hypothesis walk all its
+                # remaining shrink passes (minutes of bookkeeping on long inputs).
+                raise _Enough
+            out.shrink_trials += 1
+        elif deadline is not None and now > deadline:
+            raise _OutOfTime
+        result = run(item)
+        headline = verdict(result)
+        tried[item] = (result, headline)
+        out.trials += 1
+        if headline is not None and (not best or size(item) < size(best[0])):
+            best[:] = [item]
+            out.finding = result  # the smallest disagreement so far
+        if headline is not None and out.first is None:
+            out.first = result
+            state["shrink_until"] = time.monotonic() + shrink_seconds
+            if report:
+                report(f"disagreement after {out.trials} trial(s): {headline}; shrinking")
+        elif report and out.first is None and out.trials % 10 == 0:
+            spent = time.monotonic() - start
+            report(f"{out.trials} {noun}, no disagreement yet ({spent:.0f} s)")
+        return headline is not None
+
+    config = settings(
+        max_examples=budget,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", HypothesisWarning)  # long reprs of big inputs
+            minimal = find(strategy, disagrees, settings=config, random=random.Random(seed))
+        out.finding = tried[minimal][0]
+    except (NoSuchExample, Unsatisfiable, _OutOfTime, _Enough):
+        pass  # out.finding: the smallest disagreement seen, if any
+    finally:
+        out.seconds = time.monotonic() - start
+    return out
 
 
 def differential_fuzz(
@@ -85,80 +171,31 @@ def differential_fuzz(
     shrink_seconds: float = DEFAULT_SHRINK_SECONDS,
     cache: FixtureCache | None = None,
     report: Reporter | None = None,
-) -> FuzzReport:
+) -> FuzzReport[Trial]:
     """Fuzz ``spec``'s server against the reference; see the module docstring."""
     s = setting or Setting.make()
-    if seed is None:
-        seed = random.SystemRandom().randrange(2**32)
-    out = FuzzReport(seed=seed)
-    budget = examples if examples is not None else (10**9 if seconds else DEFAULT_EXAMPLES)
-    start = time.monotonic()
-    deadline = start + seconds if seconds else None
     own_cache = cache is None
     fixtures = cache or FixtureCache()
     pool = ServerPool(spec, fixtures, s)
-    tried: dict[Conversation, Trial] = {}
-    state = {"shrink_until": 0.0, "generated": 0}
 
     def trial(conv: Conversation) -> Trial:
         ref, ref_exit = run_reference(conv, s, timeout)
         iut = run_iut(conv, pool, ref.answers, timeout)
-        t = Trial(conv, ref, ref_exit, iut, compare(ref, ref_exit, iut))
-        out.trials += 1
-        return t
+        return Trial(conv, ref, ref_exit, iut, compare(ref, ref_exit, iut))
 
-    def disagrees(conv: Conversation) -> bool:
-        known = tried.get(conv)
-        if known is not None:
-            return known.disagreement is not None
-        now = time.monotonic()
-        if out.first is not None:
-            if now > state["shrink_until"]:
-                # Shrink budget spent. Returning False would let Hypothesis walk all its
-                # remaining shrink passes (minutes of bookkeeping on long conversations).
-                raise _Enough
-            out.shrink_trials += 1
-        else:
-            if deadline is not None and now > deadline:
-                raise _OutOfTime
-            state["generated"] += 1
-        t = tried[conv] = trial(conv)
-        if t.disagreement is not None and (
-            out.finding is None or _size(conv) < _size(out.finding.conversation)
-        ):
-            out.finding = t  # the smallest disagreement so far
-        if t.disagreement is not None and out.first is None:
-            out.first = t
-            state["shrink_until"] = time.monotonic() + shrink_seconds
-            if report:
-                what = t.disagreement.headline()
-                report(f"disagreement after {out.trials} trial(s): {what}; shrinking")
-        elif report and out.first is None and out.trials % 10 == 0:
-            spent = time.monotonic() - start
-            report(f"{out.trials} conversations, no disagreement yet ({spent:.0f} s)")
-        return t.disagreement is not None
+    def verdict(t: Trial) -> str | None:
+        return None if t.disagreement is None else t.disagreement.headline()
 
-    strategy = conversations(world=s.world(), max_steps=max_steps)
-    config = settings(
-        max_examples=budget,
-        database=None,
-        deadline=None,
-        phases=[Phase.generate, Phase.shrink],
-        suppress_health_check=list(HealthCheck),
-    )
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", HypothesisWarning)  # long reprs of big steps
-            minimal = find(strategy, disagrees, settings=config, random=random.Random(seed))
-        out.finding = tried[minimal]
-    except (NoSuchExample, Unsatisfiable, _OutOfTime, _Enough):
-        pass  # out.finding: the smallest disagreement seen, if any
+        return search(
+            conversations(world=s.world(), max_steps=max_steps), trial, verdict, _size,
+            examples=examples, seconds=seconds, seed=seed, shrink_seconds=shrink_seconds,
+            report=report,
+        )  # fmt: skip
     finally:
         pool.close()
         if own_cache:
             fixtures.close()
-        out.seconds = time.monotonic() - start
-    return out
 
 
 def _steps_text(conv: Conversation) -> str:

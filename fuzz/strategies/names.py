@@ -85,11 +85,15 @@ def dataset_paths(
     )
 
 
+_DEFECTS: Final = st.sampled_from(("empty", "dot", "dotdot", "char", "long"))
+_DEFECT_CHAR: Final = st.sampled_from(_DEFECT_CHARS)  # both built once, not per draw
+
+
 @st.composite
 def _near_valid(draw: st.DrawFn, lo: int, hi: int) -> DatasetPath:
     components = list(draw(st.lists(dataset_components(), min_size=max(lo, 1), max_size=hi)))
     at = draw(st.integers(0, len(components) - 1))
-    defect = draw(st.sampled_from(("empty", "dot", "dotdot", "char", "long")))
+    defect = draw(_DEFECTS)
     if defect == "empty":
         components.insert(draw(st.integers(0, len(components))), "")
     elif defect == "dot":
@@ -99,7 +103,7 @@ def _near_valid(draw: st.DrawFn, lo: int, hi: int) -> DatasetPath:
     elif defect == "char":
         word = components[at]
         pos = draw(st.integers(0, len(word)))
-        components[at] = word[:pos] + draw(st.sampled_from(_DEFECT_CHARS)) + word[pos:]
+        components[at] = word[:pos] + draw(_DEFECT_CHAR) + word[pos:]
     else:
         components[at] = components[at] + "x" * 256
     return DatasetPath(tuple(components))

@@ -95,31 +95,35 @@ _BAD_TYPES: Final = (
 )
 
 
+# Built once, not inside the composite: a strategy made per draw is validated per draw,
+# which made this strategy cost milliseconds an example.
+_BAD_TYPE: Final = st.one_of(st.sampled_from(_BAD_TYPES), st.text(max_size=10))
+_BAD_NAME: Final = st.one_of(
+    st.just(""),
+    st.sampled_from((".", "..")),
+    st.builds(
+        lambda a, c, b: a + c + b,
+        st.text(COMPONENT_ALPHABET, max_size=4),
+        # not " ": OpenZFS allows spaces in names (zfs_namecheck.c valid_char)
+        st.sampled_from(("@", "#", "/", "\t", "é", "*", "\x00")),
+        st.text(COMPONENT_ALPHABET, max_size=4),
+    ),
+    st.just("x" * 256),
+)
+
+
 @st.composite
 def _near_valid_version(draw: st.DrawFn) -> FilesystemVersion:
     version = draw(filesystem_versions())
     if draw(st.booleans()):
-        bad_type = draw(st.one_of(st.sampled_from(_BAD_TYPES), st.text(max_size=10)))
+        bad_type = draw(_BAD_TYPE)
         return FilesystemVersion(
             bad_type if bad_type not in VERSION_TYPES else "",
             version.name,
             version.guid,
             version.create_txg,
         )
-    name = draw(
-        st.one_of(
-            st.just(""),
-            st.sampled_from((".", "..")),
-            st.builds(
-                lambda a, c, b: a + c + b,
-                st.text(COMPONENT_ALPHABET, max_size=4),
-                # not " ": OpenZFS allows spaces in names (zfs_namecheck.c valid_char)
-                st.sampled_from(("@", "#", "/", "\t", "é", "*", "\x00")),
-                st.text(COMPONENT_ALPHABET, max_size=4),
-            ),
-            st.just("x" * 256),
-        )
-    )
+    name = draw(_BAD_NAME)
     return FilesystemVersion(version.type, name, version.guid, version.create_txg)
 
 

@@ -1,0 +1,296 @@
+"""``zrepl-conformance fuzz`` (differential): which roles to fuzz, running each, reporting.
+
+An implementation is fuzzed in every role it has (``--role all``, the default): as a server
+if it has a ``server`` command, as a client through each of its ``pull`` / ``push`` commands
+(one client-role search covering both jobs). ``--server-cmd`` has only the server role,
+``--client-cmd`` only a client job (pull, or push with ``--role push``). Each role gets the
+whole ``--examples`` budget; ``--time`` is split evenly between the roles. Every role's
+finding is shrunk, saved, printed with the command that replays it, and (unless
+``--no-confirm``) replayed once to confirm it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from .cli_errors import UsageError
+
+if TYPE_CHECKING:
+    from fuzz.differential.client_runner import ClientTrial
+    from fuzz.differential.runner import Trial
+    from fuzz.differential.search import FuzzReport
+    from iut import IUTSpec
+
+__all__ = ["Role", "Target", "fuzz_role", "read_profile", "resolve"]
+
+EXIT_FINDING = 1
+EXIT_ERROR = 2
+SERVER_TIMEOUT = 2.0
+"""Default seconds per answer of a server (the reference answers in microseconds)."""
+CLIENT_TIMEOUT = 5.0
+"""Default seconds per request of a client: between two it may run ``zfs`` commands, and a
+job process's teardown after the connection ended counts against it too."""
+Job = Literal["pull", "push"]
+JOBS: tuple[Job, Job] = ("pull", "push")
+
+
+@dataclass(frozen=True)
+class Role:
+    """One search: the server role, or the client role with these jobs."""
+
+    name: Literal["server", "client"]
+    jobs: tuple[Job, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return "server role" if self.name == "server" else f"client role ({', '.join(self.jobs)})"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The implementation, how replay names it, and the roles to fuzz."""
+
+    spec: IUTSpec
+    how: str
+    """``--iut FILE`` / ``--server-cmd CMD`` / ``--client-cmd CMD`` (empty: the reference)."""
+    roles: tuple[Role, ...]
+    option: str
+
+
+def resolve(args: argparse.Namespace) -> Target:
+    """The implementation and its roles from ``--iut/--server-cmd/--client-cmd`` and ``--role``."""
+    from iut import IUTSpec, SpecError, load_spec, reference_spec
+    from iut.spec import parse_command, spec_from_server_cmd
+
+    role: str = args.role
+    try:
+        if args.client_cmd is not None:
+            if role == "server":
+                raise UsageError("--client-cmd has no server role (use --server-cmd or --iut)")
+            argv = parse_command(args.client_cmd, "--client-cmd")
+            job: Job = "push" if role == "push" else "pull"
+            connect = any("{connect}" in a for a in argv)
+            command = argv if connect else None  # without {connect}: its stdio
+            spec = IUTSpec(
+                server=argv, name=Path(argv[0]).name, origin="--client-cmd",
+                pull=command if job == "pull" else None, push=command if job == "push" else None,
+            )  # fmt: skip
+            how = f"--client-cmd {shlex.quote(args.client_cmd)}"
+            return Target(spec, how, (Role("client", (job,)),), "--client-cmd")
+        if args.iut is not None:
+            spec, how, option = load_spec(args.iut), f"--iut {shlex.quote(args.iut)}", "--iut"
+        elif args.server_cmd is not None:
+            spec = spec_from_server_cmd(args.server_cmd)
+            how, option = f"--server-cmd {shlex.quote(args.server_cmd)}", "--server-cmd"
+        else:
+            spec, how, option = reference_spec(), "", "the reference"
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    jobs: tuple[Job, ...] = tuple(j for j in JOBS if getattr(spec, j) is not None)
+    only: dict[str, tuple[Job, ...]] = {"pull": ("pull",), "push": ("push",)}
+    wanted = only.get(role, jobs)
+    missing = [j for j in wanted if j not in jobs]
+    if missing:
+        raise UsageError(f"{option} has no {missing[0]} command to fuzz as a client")
+    if role == "client" and not jobs:
+        raise UsageError(f"{option} has no pull or push command to fuzz as a client")
+    roles: list[Role] = []
+    if role in ("all", "server"):
+        roles.append(Role("server"))
+    if role != "server" and wanted:
+        roles.append(Role("client", wanted))
+    return Target(spec, how, tuple(roles), option)
+
+
+def read_profile(path: str | None) -> Mapping[str, object] | None:
+    """``--profile FILE`` as a JSON object (checked like every profile the contract reads)."""
+    if not path:
+        return None
+    from fakes.profile import ProfileError, load_profile
+
+    try:
+        load_profile(path)
+    except ProfileError as exc:
+        raise UsageError(str(exc)) from None
+    data: Mapping[str, object] = json.loads(Path(path).read_text(encoding="utf-8"))
+    return data
+
+
+def _say(prefix: str) -> Callable[[str], None]:
+    def say(line: str) -> None:
+        print(f"fuzz: {prefix}{line}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def fuzz_role(
+    role: Role,
+    target: Target,
+    args: argparse.Namespace,
+    fixture: str | None,
+    profile: Mapping[str, object] | None,
+    seconds: float | None,
+) -> int:
+    """Search one role, print the result, save and confirm a finding; the exit code."""
+    from iut import IUTError
+
+    prefix = f"{role.name}: " if len(target.roles) > 1 else ""
+    try:
+        if role.name == "server":
+            return _server(target, args, fixture, profile, seconds, prefix)
+        return _client(role, target, args, fixture, profile, seconds, prefix)
+    except IUTError as exc:
+        print(f"zrepl-conformance fuzz: cannot start the implementation: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _tail(report: FuzzReport[Trial] | FuzzReport[ClientTrial]) -> str:
+    return f"(seed {report.seed}, {report.trials} trials, {report.seconds:.1f} s)"
+
+
+def _server(
+    target: Target,
+    args: argparse.Namespace,
+    fixture: str | None,
+    profile: Mapping[str, object] | None,
+    seconds: float | None,
+    prefix: str,
+) -> int:
+    from fuzz.differential import Setting, differential_fuzz, save_finding
+
+    setting = Setting.make(fixture, profile)
+    timeout = args.timeout or SERVER_TIMEOUT
+    report = differential_fuzz(
+        target.spec, setting=setting, examples=args.examples, seconds=seconds, seed=args.seed,
+        timeout=timeout, max_steps=args.max_steps, shrink_seconds=args.shrink_time,
+        report=_say(prefix),
+    )  # fmt: skip
+    trial = report.finding
+    if trial is None or trial.disagreement is None:
+        print(f"{prefix}no disagreement in {report.trials} conversations {_tail(report)}")
+        return 0
+    files = save_finding(trial, Path(args.findings), target.spec, setting)
+    print(f"FINDING: {trial.disagreement.headline()}")
+    steps = len(trial.conversation.steps)
+    print(f"  {_tail(report)}; shrunk with {report.shrink_trials} trials to {steps} step(s):")
+    for line in trial.conversation.describe():
+        print(f"    {line}")
+    print(f"  reproducer: {files[0]}")
+    print(f"  what the implementation did: {files[1]}")
+    cmd = f"zrepl-conformance replay {shlex.quote(str(files[0]))} {target.how} --level semantic"
+    print(f"  reproduce: {cmd.replace('  ', ' ')}")
+    again = f"zrepl-conformance fuzz {target.how} --role server {_budget(args, seconds)}"
+    print(f"  search again: {' '.join(again.split())} --seed {report.seed}")
+    if not args.no_confirm:
+        print(f"  replay: {_confirm_server(files[0], target.spec, timeout)}")
+    return EXIT_FINDING
+
+
+def _client(
+    role: Role,
+    target: Target,
+    args: argparse.Namespace,
+    fixture: str | None,
+    profile: Mapping[str, object] | None,
+    seconds: float | None,
+    prefix: str,
+) -> int:
+    from fuzz.differential.client_runner import client_setting
+    from fuzz.differential.client_search import client_fuzz, save_client_finding
+
+    setting = client_setting(fixture, profile)
+    timeout = args.timeout or CLIENT_TIMEOUT
+    report = client_fuzz(
+        target.spec, jobs=role.jobs, setting=setting, examples=args.examples, seconds=seconds,
+        seed=args.seed, timeout=timeout, max_rules=args.max_steps,
+        shrink_seconds=args.shrink_time, report=_say(prefix),
+    )  # fmt: skip
+    trial = report.finding
+    if trial is None or trial.disagreement is None:
+        print(f"{prefix}no disagreement in {report.trials} server scripts {_tail(report)}")
+        return 0
+    job = trial.script.job
+    files = save_client_finding(trial, Path(args.findings), target.spec, setting)
+    print(f"FINDING ({job} job): {trial.disagreement.headline()}")
+    print(f"  {_tail(report)}; shrunk with {report.shrink_trials} trials to this server:")
+    for line in trial.script.describe():
+        print(f"    {line}")
+    print(f"  reproducer: {files[0]}")
+    print(f"  what the implementation did: {files[1]}")
+    how = _replay_client_option(target, job)
+    cmd = f"zrepl-conformance replay {shlex.quote(str(files[0]))} {how} --level semantic"
+    print(f"  reproduce: {cmd}")
+    role_opt = "--role push" if target.option == "--client-cmd" and job == "push" else ""
+    if target.option != "--client-cmd":
+        role_opt = "--role client"
+    again = f"zrepl-conformance fuzz {target.how} {role_opt} {_budget(args, seconds)}"
+    print(f"  search again: {' '.join(again.split())} --seed {report.seed}")
+    if not args.no_confirm:
+        print(f"  replay: {_confirm_client(files[0], target.spec, job, timeout)}")
+    return EXIT_FINDING
+
+
+def _budget(args: argparse.Namespace, seconds: float | None) -> str:
+    """The search budget of one role, as options (a seed repeats a search only with it)."""
+    if seconds:
+        return f"--time {seconds:g}"
+    return f"--examples {args.examples}" if args.examples else ""
+
+
+def _replay_client_option(target: Target, job: Job) -> str:
+    """How ``replay`` names the client: the same option, or the reference job's command."""
+    if target.option == "--iut":
+        return f"{target.how} --role {job}"
+    if target.option == "--client-cmd":
+        return target.how
+    command = getattr(target.spec, job)
+    return f"--client-cmd {shlex.quote(shlex.join(command))}"
+
+
+def _confirm_server(path: Path, spec: IUTSpec, timeout: float) -> str:
+    """Replay the saved reproducer against the implementation's server (it must differ)."""
+    from iut import FixtureCache, IUTError
+    from recordings.compare import Level
+    from recordings.format import read_transcript
+    from recordings.replay import replay_server
+
+    transcript = read_transcript(path)
+    with FixtureCache() as cache:
+        try:
+            result = replay_server(
+                transcript, spec, cache, level=Level.SEMANTIC, timeout=max(timeout, 2.0)
+            )
+        except IUTError as exc:
+            return f"could not replay: {exc}"
+    if result.outcome == "mismatch" and result.mismatch is not None:
+        return "confirmed, " + result.mismatch.headline(str(path))
+    return f"NOT confirmed (replay outcome: {result.outcome})"
+
+
+def _confirm_client(path: Path, spec: IUTSpec, job: Job, timeout: float) -> str:
+    """Replay the saved reproducer's server side to the implementation's client."""
+    from iut import FixtureCache, IUTError, SpecError
+    from recordings.compare import Level
+    from recordings.format import read_transcript
+    from recordings.replay import replay_client
+
+    transcript = read_transcript(path)
+    with FixtureCache() as cache:
+        try:
+            result = replay_client(
+                transcript, spec, cache, role=job, level=Level.SEMANTIC, timeout=max(timeout, 2.0)
+            )
+        except (IUTError, SpecError) as exc:
+            return f"could not replay: {exc}"
+    if result.outcome == "mismatch" and result.mismatch is not None:
+        return "confirmed, " + result.mismatch.headline(str(path))
+    if result.outcome == "error" and "never connected" in (result.error or ""):
+        return f"confirmed, {path}: {result.error}"
+    return f"NOT confirmed (replay outcome: {result.outcome})"
