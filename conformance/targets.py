@@ -36,8 +36,8 @@ from bytestreamrpc.transport import MemoryTransport, Transport, memory_pair
 from fakes.profile import profile_from_obj
 from fakes.reference import Reference
 from fakes.zfs import FakeZfs
-from iut import ConnectListener, FixtureCache, IUTSpec, Running, Sandbox, start_server
-from iut.process import UNIMPLEMENTED_EXIT, launch
+from iut import ConnectListener, FixtureCache, IUTSpec, Running, Sandbox, start_client, start_server
+from iut.process import UNIMPLEMENTED_EXIT
 from iut.spec import render_command
 
 from .setups import fixture_path
@@ -209,25 +209,17 @@ class ProcessTarget(Target):
                 keep=True,
             )
             return _ProcessSession(command, running)
-        template = self.spec.command(command)
-        sandbox = Sandbox(
-            self.cache, fixture=fixture, profile=setup.profile, identity=setup.identity, keep=True
+        running = start_client(
+            self.spec,
+            command,
+            self.cache,
+            fixture=fixture,
+            profile=setup.profile,
+            identity=setup.identity,
+            keep=True,
+            bridge=relay_command,
         )
-        listener: ConnectListener | None = None
-        try:
-            listener = ConnectListener(sandbox.dir)
-            connect = relay_command(listener.address)
-            argv = render_command(
-                template, sandbox.placeholders(connect), what=f"{self.spec.origin}: {command}"
-            )
-            env = sandbox.environment(self.spec.env, connect=connect)
-            process = launch(argv, env=env, cwd=sandbox.dir, stdio=False)
-        except BaseException:
-            if listener is not None:
-                listener.close()
-            shutil.rmtree(sandbox.dir, ignore_errors=True)
-            raise
-        return _ProcessSession(command, Running(self.spec, sandbox, process, listener))
+        return _ProcessSession(command, running)
 
     def close(self) -> None:
         with self._lock:

@@ -8,13 +8,14 @@ group, stderr file) and return a :class:`Running` that owns all of them, so call
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shutil
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Literal
 
 from bytestreamrpc.transport import Transport
 
-from .connect import ConnectListener
+from .connect import ConnectListener, connect_command
 from .process import ExitStatus, IUTProcess, launch
 from .sandbox import FixtureCache, IUTError, Sandbox
 from .spec import IUTSpec, SpecError, render_command
@@ -113,24 +114,28 @@ def start_client(
     profile: Mapping[str, object] | None = None,
     identity: str | None = None,
     keep: bool = False,
+    bridge: Callable[[str], list[str]] = connect_command,
 ) -> Running:
     """Start ``spec.pull`` / ``spec.push`` with ``{connect}`` leading back to us.
 
     The caller then :meth:`Running.accept`-s the connection and plays the server on it.
+    ``bridge`` builds the ``{connect}`` argv for the listener's address (the conformance
+    suite and the fuzzer pass their faster stdlib-only relay). A client that cannot be
+    started leaves no sandbox behind, even with ``keep``.
     """
     template = spec.command(role)
     sandbox = Sandbox(cache, fixture=fixture, profile=profile, identity=identity, keep=keep)
     listener: ConnectListener | None = None
     try:
         listener = ConnectListener(sandbox.dir)
-        connect = listener.command()
+        connect = bridge(listener.address)
         values = sandbox.placeholders(connect)
         argv = render_command(template, values, what=f"{spec.origin}: {role}")
         env = sandbox.environment(spec.env, connect=connect)
         process = launch(argv, env=env, cwd=sandbox.dir, stdio=False)
-    except (SpecError, IUTError, OSError):
+    except BaseException:
         if listener is not None:
             listener.close()
-        sandbox.close()
+        shutil.rmtree(sandbox.dir, ignore_errors=True)
         raise
     return Running(spec, sandbox, process, listener)

@@ -349,6 +349,24 @@ def test_client_reaches_us_through_connect(cache: FixtureCache) -> None:
     assert status.kind == "ok", running.stderr
 
 
+def test_client_that_cannot_start_leaves_no_sandbox_even_when_kept(
+    cache: FixtureCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[Path] = []
+    real = iut.launcher.Sandbox
+
+    def recording(*args: object, **kw: object) -> iut.Sandbox:
+        box = real(*args, **kw)  # type: ignore[arg-type]
+        made.append(box.dir)
+        return box
+
+    monkeypatch.setattr(iut.launcher, "Sandbox", recording)
+    spec = IUTSpec(server=("unused",), pull=("/nonexistent/client", "{connect}"), origin="test")
+    with pytest.raises(iut.IUTError, match="cannot start /nonexistent/client"):
+        start_client(spec, "pull", cache, keep=True)
+    assert len(made) == 1 and not made[0].exists()
+
+
 def test_client_that_never_connects_times_out(cache: FixtureCache) -> None:
     from bytestreamrpc.errors import PeerTimeout
 

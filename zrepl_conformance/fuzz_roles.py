@@ -15,7 +15,7 @@ import argparse
 import json
 import shlex
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -182,14 +182,11 @@ def _server(
     print(f"  {_tail(report)}; shrunk with {report.shrink_trials} trials to {steps} step(s):")
     for line in trial.conversation.describe():
         print(f"    {line}")
-    print(f"  reproducer: {files[0]}")
-    print(f"  what the implementation did: {files[1]}")
-    cmd = f"zrepl-conformance replay {shlex.quote(str(files[0]))} {target.how} --level semantic"
-    print(f"  reproduce: {cmd.replace('  ', ' ')}")
     again = f"zrepl-conformance fuzz {target.how} --role server {_budget(args, seconds)}"
-    print(f"  search again: {' '.join(again.split())} --seed {report.seed}")
-    if not args.no_confirm:
-        print(f"  replay: {_confirm_server(files[0], target.spec, timeout)}")
+    _print_reproducer(
+        files, target.how, again, report.seed,
+        None if args.no_confirm else lambda: _confirm_server(files[0], target.spec, timeout),
+    )  # fmt: skip
     return EXIT_FINDING
 
 
@@ -222,19 +219,29 @@ def _client(
     print(f"  {_tail(report)}; shrunk with {report.shrink_trials} trials to this server:")
     for line in trial.script.describe():
         print(f"    {line}")
-    print(f"  reproducer: {files[0]}")
-    print(f"  what the implementation did: {files[1]}")
-    how = _replay_client_option(target, job)
-    cmd = f"zrepl-conformance replay {shlex.quote(str(files[0]))} {how} --level semantic"
-    print(f"  reproduce: {cmd}")
     role_opt = "--role push" if target.option == "--client-cmd" and job == "push" else ""
     if target.option != "--client-cmd":
         role_opt = "--role client"
     again = f"zrepl-conformance fuzz {target.how} {role_opt} {_budget(args, seconds)}"
-    print(f"  search again: {' '.join(again.split())} --seed {report.seed}")
-    if not args.no_confirm:
-        print(f"  replay: {_confirm_client(files[0], target.spec, job, timeout)}")
+    _print_reproducer(
+        files, _replay_client_option(target, job), again, report.seed,
+        None if args.no_confirm else lambda: _confirm_client(files[0], target.spec, job, timeout),
+    )  # fmt: skip
     return EXIT_FINDING
+
+
+def _print_reproducer(
+    files: Sequence[Path], how: str, again: str, seed: int, confirm: Callable[[], str] | None
+) -> None:
+    """The lines every finding ends with: the saved files, the command that replays the
+    reproducer against the implementation (``how``), the search command, the replay verdict."""
+    print(f"  reproducer: {files[0]}")
+    print(f"  what the implementation did: {files[1]}")
+    cmd = f"zrepl-conformance replay {shlex.quote(str(files[0]))} {how} --level semantic"
+    print(f"  reproduce: {cmd.replace('  ', ' ')}")
+    print(f"  search again: {' '.join(again.split())} --seed {seed}")
+    if confirm is not None:
+        print(f"  replay: {confirm()}")
 
 
 def _budget(args: argparse.Namespace, seconds: float | None) -> str:

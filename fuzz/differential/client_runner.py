@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
-import shutil
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,15 +37,15 @@ from bytestreamrpc.transport import Transport
 from fakes.jobs import JobReport, run_pull, run_push
 from fakes.mapping import parse_mapping
 from fakes.zfs import FakeZfs
-from iut import ConnectListener, FixtureCache, IUTSpec, Running, Sandbox, launch, start_server
+from iut import FixtureCache, IUTSpec, Running, start_client, start_server
 from iut.process import ExitStatus
-from iut.spec import render_command
 from recordings.compare import Level, compare_streams
 from recordings.format import C2S, EventRecord, Record, StreamRecord
 from recordings.outcome import ClientOutcome, compare_outcomes, read_state, state_of
 
 from .driver import run_in_thread
 from .pipes import StalemateGuard, pipe_pair
+from .prefetch import Prefetcher
 from .runner import STARTUP_ALLOWANCE, Disagreement, Setting
 from .script import Job, Rule, ServerScript
 from .scripted import ScriptedServer
@@ -210,13 +207,7 @@ class ClientPool:
         self.spec, self.cache, self.setting = spec, cache, setting
         self.stdio = {job: getattr(spec, job) is None for job in jobs}
         """Jobs whose command has no ``{connect}``: its stdio is the connection."""
-        self._ready: dict[Job, queue.Queue[Running | BaseException]] = {
-            job: queue.Queue() for job in jobs
-        }
-        self._lock = threading.Lock()
-        self._closed = False
-        for job in jobs:
-            self._spawn(job)
+        self._ahead = Prefetcher(self._start, jobs, _discard)
 
     def _start(self, job: Job) -> Running:
         s = self.setting
@@ -225,53 +216,19 @@ class ClientPool:
                                 identity=s.identity, keep=True)  # fmt: skip
         from conformance.targets import relay_command  # the fast, stdlib-only {connect}
 
-        sandbox = Sandbox(self.cache, fixture=s.fixture, profile=s.profile, identity=s.identity,
-                          keep=True)  # fmt: skip
-        listener: ConnectListener | None = None
-        try:
-            listener = ConnectListener(sandbox.dir)
-            connect = relay_command(listener.address)
-            argv = render_command(
-                self.spec.command(job), sandbox.placeholders(connect),
-                what=f"{self.spec.origin}: {job}",
-            )  # fmt: skip
-            env = sandbox.environment(self.spec.env, connect=connect)
-            process = launch(argv, env=env, cwd=sandbox.dir, stdio=False)
-        except BaseException:
-            if listener is not None:
-                listener.close()
-            shutil.rmtree(sandbox.dir, ignore_errors=True)
-            raise
-        return Running(self.spec, sandbox, process, listener)
-
-    def _spawn(self, job: Job) -> None:
-        def work() -> None:
-            try:
-                item: Running | BaseException = self._start(job)
-            except BaseException as exc:  # handed to the taker, who reports it
-                item = exc
-            self._ready[job].put(item)
-
-        run_in_thread(work)
+        return start_client(self.spec, job, self.cache, fixture=s.fixture, profile=s.profile,
+                            identity=s.identity, keep=True, bridge=relay_command)  # fmt: skip
 
     def take(self, job: Job) -> Running:
-        item = self._ready[job].get()
-        with self._lock:
-            if not self._closed:
-                self._spawn(job)
-        if isinstance(item, BaseException):
-            raise item
-        return item
+        return self._ahead.take(job)
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-        for ready in self._ready.values():
-            with contextlib.suppress(BaseException):
-                item = ready.get(timeout=30)
-                if isinstance(item, Running):
-                    item.close(timeout=0)
-                    _remove(item)
+        self._ahead.close()
+
+
+def _discard(running: Running) -> None:
+    running.close(timeout=0)
+    _remove(running)
 
 
 def _remove(running: Running) -> None:

@@ -14,10 +14,7 @@ other than 0/1/89) are disagreements too.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import queue
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +34,7 @@ from recordings.format import S2C, EventRecord, Record, StreamRecord
 from ..strategies import Conversation, World
 from .driver import Played, play, run_in_thread
 from .pipes import pipe_pair
+from .prefetch import Prefetcher
 
 __all__ = [
     "DEFAULT_FIXTURE",
@@ -125,47 +123,20 @@ def run_reference(conv: Conversation, setting: Setting, timeout: float) -> tuple
 class ServerPool:
     """Implementation processes started ahead of time (process start-up dominates a trial)."""
 
-    def __init__(self, spec: IUTSpec, cache: FixtureCache, setting: Setting, ahead: int = 1):
+    def __init__(self, spec: IUTSpec, cache: FixtureCache, setting: Setting) -> None:
         self.spec, self.cache, self.setting = spec, cache, setting
-        self._ready: queue.Queue[Running | BaseException] = queue.Queue()
-        self._ahead = ahead
-        self._lock = threading.Lock()
-        self._closed = False
-        for _ in range(ahead):
-            self._spawn()
+        self._ahead = Prefetcher(self._start, ("server",), lambda r: r.close(timeout=0))
 
-    def _start(self) -> Running:
+    def _start(self, _key: str) -> Running:
         s = self.setting
         return start_server(self.spec, self.cache, fixture=s.fixture, profile=s.profile,
                             identity=s.identity)  # fmt: skip
 
-    def _spawn(self) -> None:
-        def work() -> None:
-            try:
-                item: Running | BaseException = self._start()
-            except BaseException as exc:  # handed to the taker, who reports it
-                item = exc
-            self._ready.put(item)
-
-        run_in_thread(work)
-
     def take(self) -> Running:
-        item = self._ready.get()
-        with self._lock:
-            if not self._closed:
-                self._spawn()
-        if isinstance(item, BaseException):
-            raise item
-        return item
+        return self._ahead.take("server")
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-        for _ in range(self._ahead):
-            with contextlib.suppress(BaseException):
-                item = self._ready.get(timeout=30)
-                if isinstance(item, Running):
-                    item.close(timeout=0)
+        self._ahead.close()
 
 
 @dataclass
