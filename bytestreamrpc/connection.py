@@ -563,6 +563,20 @@ class Connection:
         """Give up on the connection (handler crash, stream failure): close it."""
         self.state = State.CLOSED
 
+    def successor(self) -> Connection:
+        """A fresh state machine in this one's role, fed what this one received but has
+        not consumed yet.
+
+        A scripted peer (the conformance suite's and the fuzzer's scripted servers) that
+        answers outside the state machine (a wrong type, an extra stream) carries on with
+        the successor: the client's bytes already read stay in order, none is lost.
+        """
+        nxt = Connection(self.base_role, identity=self.identity, max_message=self.max_message)
+        rest = self._decoder.unconsumed()
+        if rest:
+            nxt.receive_data(rest)
+        return nxt
+
 
 class _TooLarge:
     """The message outgrew ``max_message`` (its bytes were dropped)."""

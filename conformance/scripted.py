@@ -144,10 +144,7 @@ class ScriptedServer:
 
     def fresh(self) -> None:
         """Continue with a new state machine after a scripted answer (keeps unread bytes)."""
-        rest = self.conn.decoder.unconsumed()
-        self.conn = Connection(Role.SERVER, identity=self.identity)
-        if rest:
-            self.conn.receive_data(rest)
+        self.conn = self.conn.successor()
 
     def _raw_since_mark(self) -> bytes:
         data = self.t.log.data("iut>suite")

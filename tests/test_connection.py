@@ -322,3 +322,21 @@ def test_server_connection_never_raises_outside_protocol_errors(
         pytest.fail(f"driver misuse: {exc}")
     except ProtocolError:
         pass
+
+
+def test_successor_continues_with_the_bytes_not_yet_consumed() -> None:
+    """A scripted peer answers outside the state machine, then carries on with a successor:
+    the second request, already received with the first, must not be lost."""
+    first = raw_request(RequestType.FILESYSTEM, FilesystemRequest())
+    second = raw_request(RequestType.FILESYSTEM_VERSIONS, FilesystemVersionsRequest(FS))
+    conn = Connection(Role.SERVER, identity="alice", max_message=4096)
+    events = pump(first + second, conn)
+    assert [type(e) for e in events] == [Request]
+    assert conn.state is State.MUST_RESPOND  # answered by hand, not through conn.send
+    nxt = conn.successor()
+    assert (nxt.base_role, nxt.identity, nxt.max_message) == (Role.SERVER, "alice", 4096)
+    assert nxt.state is State.AWAIT_HEADER
+    following = nxt.next_event()
+    assert isinstance(following, Request)
+    assert following.body == FilesystemVersionsRequest(FS)
+    assert Connection(Role.SERVER).successor().next_event() is framing.NEED_DATA

@@ -266,10 +266,7 @@ class ScriptedServer:
 
     def _fresh(self) -> None:
         """A new state machine after a scripted answer (keeping bytes already read)."""
-        rest = self.conn.decoder.unconsumed()
-        self.conn = Connection(Role.SERVER, identity=self.identity)
-        if rest:
-            self.conn.receive_data(rest)
+        self.conn = self.conn.successor()
 
     def _honest(self, req: Request) -> Answer:
         """The reference server's answer; advances the state machine as sending it would."""
