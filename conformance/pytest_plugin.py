@@ -25,7 +25,7 @@ from iut import IUTSpec, SpecError, load_spec, spec_from_server_cmd
 
 from .catalog import all_cases
 from .model import Case, CaseResult, Verdict
-from .report import console, html, jsonreport
+from .report import console, write_files
 from .runner import Runner, RunOptions
 
 RESULT_PROPERTY = "zrepl-conformance-result"
@@ -208,6 +208,7 @@ class ResultSink:
         self.started = time.monotonic()
         self.total = 0
         self.console = bool(config.getoption("zrepl_console"))
+        self.report_errors: list[str] = []
 
     @property
     def implementation(self) -> str:
@@ -259,14 +260,15 @@ class ResultSink:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        results = self.ordered()
-        meta = self.meta()
-        if self.config.getoption("zrepl_json"):
-            jsonreport.write(self.config.getoption("zrepl_json"), results, meta)
-        if self.config.getoption("zrepl_html"):
-            html.write(self.config.getoption("zrepl_html"), results, meta)
+        results, meta, option = self.ordered(), self.meta(), self.config.getoption
+        paths = {"JSON": option("zrepl_json"), "HTML": option("zrepl_html")}
+        self.report_errors = write_files(paths, results, meta)
         if self.console:
             console.write_summary(sys.stdout, results, meta)
+        for line in self.report_errors:
+            print(f"zrepl-conformance: {line}", file=sys.stderr)
+        if self.report_errors:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None]:

@@ -15,12 +15,14 @@ import argparse
 import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 from .cli_errors import UsageError
 
 AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+JUNIT_NAME = "junit.xml"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -83,14 +85,36 @@ def pytest_args(args: argparse.Namespace, root: Path, json_path: Path) -> list[s
         if importlib.util.find_spec("xdist") is None:
             raise UsageError("-n needs pytest-xdist (pip install pytest-xdist)")
         out += ["-p", "xdist.plugin", "-n", args.n]
-    if args.junit:
-        out += ["--junitxml", args.junit, "-o", "junit_suite_name=zrepl-conformance"]
+    if args.junit:  # written in ``root`` first: see :func:`_deliver`
+        out += ["--junitxml", str(root / JUNIT_NAME), "-o", "junit_suite_name=zrepl-conformance"]
     if args.html:
         out += ["--zrepl-html", args.html]
     if args.verbose:
         out.append("--zrepl-verbose")
     out.append(str(root))
     return out
+
+
+def _deliver(reports: dict[str, tuple[Path, str | None]]) -> bool:
+    """Copy the reports pytest wrote into the run's own directory to where the user asked.
+
+    pytest's JUnit writer raises on an unwritable path, which would abort the session's other
+    writers; writing into our own directory first cannot fail that way, and a copy that
+    fails here is one line, after the summary. False when any report could not be delivered.
+    """
+    ok = True
+    for kind, (written, wanted) in reports.items():
+        if not wanted:
+            continue
+        try:
+            shutil.copyfile(written, wanted)
+        except OSError as exc:
+            print(
+                f"zrepl-conformance: cannot write the {kind} report {wanted}: {exc}",
+                file=sys.stderr,
+            )
+            ok = False
+    return ok
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,8 +136,11 @@ def run(args: argparse.Namespace) -> int:
         if not json_path.exists():
             return 3 if code != pytest.ExitCode.NO_TESTS_COLLECTED else 1
         results, _meta = jsonreport.read(json_path)
-        if args.json:
-            shutil.copyfile(json_path, args.json)
+        delivered = _deliver(
+            {"JSON": (json_path, args.json), "JUnit": (root / JUNIT_NAME, args.junit)}
+        )
+        if not delivered:
+            code = pytest.ExitCode.INTERNAL_ERROR
     finally:
         if saved is None:
             del os.environ[AUTOLOAD]
