@@ -3,7 +3,7 @@
 The contract (docs/CONFORMANCE.md, "The implementation-under-test contract"): an
 implementation is a TOML description (:mod:`iut.spec`) whose ``server`` command serves one
 connection on its stdin/stdout and whose optional ``pull`` / ``push`` commands reach a server
-through ``{connect}`` (:mod:`iut.connect`). Every process gets a fresh sandbox
+through ``{connect}`` (:mod:`iut.connect`, the ssh-faithful :mod:`iut.relay`). Every process gets a fresh sandbox
 (:mod:`iut.sandbox`): its own fake ZFS state built from the case's fixture, a ``zfs`` command
 that is ``fake-zfs`` first on ``PATH``, and the profile JSON in
 ``ZREPL_CONFORMANCE_PROFILE``. :mod:`iut.process` starts the process, hands out its stdio as

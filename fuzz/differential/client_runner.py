@@ -214,10 +214,9 @@ class ClientPool:
         if self.stdio[job]:
             return start_server(self.spec, self.cache, fixture=s.fixture, profile=s.profile,
                                 identity=s.identity, keep=True)  # fmt: skip
-        from conformance.targets import relay_command  # the fast, stdlib-only {connect}
 
         return start_client(self.spec, job, self.cache, fixture=s.fixture, profile=s.profile,
-                            identity=s.identity, keep=True, bridge=relay_command)  # fmt: skip
+                            identity=s.identity, keep=True)  # fmt: skip
 
     def take(self, job: Job) -> Running:
         return self._ahead.take(job)
