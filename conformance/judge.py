@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from bytestreamrpc import messages
 from bytestreamrpc.constants import ErrorId
+from bytestreamrpc.deviations import Answer, Observed, StreamEnd
 
 from .context import CaseContext
 from .exchange import Exchange
@@ -236,6 +237,22 @@ def compare(ctx: CaseContext, got: Exchange, ref: Exchange, rules: Rules = DEFAU
             f"{len(ref.raw)} bytes",
             f"> {len(got.raw)} bytes",
         )
+
+
+def observed(ex: Exchange) -> Observed:
+    """An exchange in the terms of the §deviations table (:mod:`bytestreamrpc.deviations`).
+
+    An undecodable header ends the list: no row of the table explains one.
+    """
+    answers: list[Answer] = []
+    for r in ex.responses:
+        if r.header is None:
+            break
+        end: StreamEnd = ""
+        if r.is_stream:
+            end = "complete" if r.body_stream is not None and r.body_stream.complete else "cut"
+        answers.append(Answer(r.header.error_id, r.header.response_type, r.header.message, end))
+    return Observed(answers=tuple(answers), closed=ex.closed)
 
 
 def ref_end(ref: Exchange) -> str:

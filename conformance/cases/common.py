@@ -13,7 +13,7 @@ from bytestreamrpc.constants import RequestType
 from ..context import CaseContext
 from ..exchange import Exchange, Script
 from ..facts import FixtureFacts
-from ..judge import DEFAULT, Rules, compare
+from ..judge import DEFAULT, Rules, compare, observed
 from ..model import Level
 from ..setups import HIDDEN, VISIBLE
 from ..targets import ProcInfo
@@ -115,8 +115,10 @@ def standard(
     """
     got, info = ctx.exchange(script, close=close, quiet=quiet)
     ref, ref_info = ctx.reference_exchange(script, close=close, quiet=quiet)
+    since = len(ctx.findings)
     if alternative is None or not alternative(ctx, got, ref):
         compare(ctx, got, ref, rules)
+    ctx.consult_deviations(since, observed(ref), observed(got), "server")
     check_process(ctx, info, ref_info)
     return got, ref
 
