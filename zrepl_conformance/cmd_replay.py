@@ -3,7 +3,9 @@
 ``--server-cmd CMD`` (or ``--iut FILE``, or by default our reference server) is started as
 the transcript header says (fixture, profile, identity) and gets the recorded client side;
 ``--client-cmd CMD`` (or ``--iut FILE --role pull|push``) gets the recorded server side.
-Exit status: 0 identical at the chosen level, 1 a difference (the first differing record is
+Exit status: 0 identical at the chosen level, or (server role) the one difference is the
+original's behaviour that docs/PROTOCOL.md §deviations documents (printed with its section;
+``--strict``: an unsafe one is a difference), 1 a difference (the first differing record is
 printed with a unified diff), 2 the replay could not be carried out, 3 the implementation
 exited 89 (unimplemented).
 """
@@ -13,9 +15,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from recordings.compare import BYTE_LEVELS, Level
+
 from .cli_errors import UsageError
 
-LEVELS = ("bytes", "messages", "semantic")
 EXIT_MISMATCH = 1
 EXIT_ERROR = 2
 EXIT_UNIMPLEMENTED = 3
@@ -38,7 +41,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="server",
         help="with --iut: which of its commands to replay against (default server)",
     )
-    p.add_argument("--level", choices=LEVELS, default="messages", help="default: messages")
+    p.add_argument(
+        "--level", choices=[lv.value for lv in Level], default="messages", help="default: messages"
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="server role: an unsafe §deviations behaviour of the original is a difference",
+    )
     p.add_argument(
         "--ignore",
         action="append",
@@ -61,12 +71,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from iut import FixtureCache, IUTError, SpecError, load_spec, reference_spec
     from iut.spec import spec_from_server_cmd
-    from recordings.compare import Level
     from recordings.format import Header, read_transcript
     from recordings.replay import client_spec_from_command, replay_client, replay_server
 
     level = Level(args.level)
-    if args.ignore and level is Level.BYTES:
+    if args.ignore and level in BYTE_LEVELS:
         raise UsageError("--ignore applies to decoded messages; use --level messages or semantic")
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be positive")
@@ -92,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     with FixtureCache() as cache:
         try:
             if role == "server":
-                result = replay_server(transcript, spec, cache, **common)
+                result = replay_server(transcript, spec, cache, strict=args.strict, **common)
             else:
                 result = replay_client(
                     transcript,
@@ -109,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             args.actual
         )
     print(result.summary(args.transcript))
-    if result.outcome == "pass":
+    if result.ok:
         return 0
     if result.stderr.strip():
         tail = result.stderr.strip().splitlines()[-20:]
