@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from iut import IUTSpec, SpecError, load_spec, spec_from_server_cmd
+from iut import IUTError, IUTSpec, SpecError, load_spec, preflight, spec_from_server_cmd
 
 from .catalog import all_cases
 from .model import Case, CaseResult, Verdict
@@ -29,6 +29,9 @@ from .report import console, write_files
 from .runner import Runner, RunOptions
 
 RESULT_PROPERTY = "zrepl-conformance-result"
+CANNOT_START = 6
+"""pytest's exit status when the implementation cannot be started at all (before any case);
+pytest itself uses 0-5. ``zrepl-conformance run`` turns it into its own exit status 4."""
 _RUNNER = pytest.StashKey[Runner]()
 _SINK = pytest.StashKey["ResultSink"]()
 _TARGET_OPTIONS = ("zrepl_iut", "zrepl_server_cmd", "zrepl_reference", "zrepl_in_process")
@@ -107,6 +110,11 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     spec = spec_from_options(config)
     check_case_ids(spec)
+    if spec is not None and not hasattr(config, "workerinput"):
+        try:
+            preflight(spec)
+        except IUTError as exc:
+            pytest.exit(f"zrepl-conformance: the implementation cannot start: {exc}", CANNOT_START)
     config.stash[_SINK] = ResultSink(config, spec)
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(config.stash[_SINK], "zrepl-conformance-sink")

@@ -6,7 +6,8 @@ session driven by :mod:`conformance.pytest_plugin` in an empty temporary root (s
 project configuration or test files are picked up); ``-n`` uses pytest-xdist, ``--junit``
 pytest's JUnit XML. Exit status: 0 when no case FAILs (with ``--strict``: and none is
 NON-STRICT), 1 otherwise, 2 on a usage error (bad description, unknown case id), 3 when the
-run itself broke.
+run itself broke, 4 when the implementation cannot be started at all (checked once, before
+any case: a missing program, a failing ``check`` command).
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     import pytest
 
     from conformance.model import Verdict
+    from conformance.pytest_plugin import CANNOT_START
     from conformance.report import jsonreport
 
     root = Path(tempfile.mkdtemp(prefix="zrepl-conformance-run-"))
@@ -133,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
         code = pytest.main(pytest_args(args, root, json_path))
         if code == pytest.ExitCode.USAGE_ERROR:
             return 2
+        if code == CANNOT_START:
+            return 4
         if not json_path.exists():
             return 3 if code != pytest.ExitCode.NO_TESTS_COLLECTED else 1
         results, _meta = jsonreport.read(json_path)
