@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bytestreamrpc.deviations import TABLE, Answer, Deviation, Observed
+from bytestreamrpc.deviations import TABLE, Answer, Deviation, explain
 from iut import FixtureCache, spec_from_server_cmd
 from iut.spec import REFERENCE_SERVER, IUTSpec
 from recordings.compare import Level, Mismatch
@@ -84,6 +84,27 @@ def test_a_body_difference_is_never_put_to_the_table() -> None:
     assert explain_server_mismatch(recs, crashed, at(first + 2)) is None
 
 
+def test_a_missing_body_is_not_excused_by_the_answers_around_it() -> None:
+    """The server answers as before, then closes without the body and without the E(1, EOF)
+    the reference sent after the client's close: §deviations.clean-eof's answers, a defect."""
+    recs = golden("fsv-ok").records
+    eof_answer = next(
+        r
+        for r in golden("header-eof-after-request").records
+        if isinstance(r, StreamRecord) and b'"ErrorId":1' in (r.payload or b"")
+    )
+    last = max(i for i, r in enumerate(recs) if isinstance(r, StreamRecord))
+    recorded = [*recs[: last + 1], eof_answer, *recs[last + 1 :]]
+    body = next(i for i, r in enumerate(recorded) if isinstance(r, StreamRecord)
+                and r.dir == S2C and r.go != "rpc.ResponseHeader")  # fmt: skip
+    replayed = [r for i, r in enumerate(recorded) if i != body and r is not eof_answer]
+    ref, got = server_observed(recorded), server_observed(replayed)
+    assert ref.answers[:-1] == got.answers and ref.answers[-1].error_id == 1
+    assert explain(ref, got, role="server") is not None  # the answers alone: clean-eof
+    m = Mismatch(body + 1, 0, S2C, Level.BYTES, "missing message", "", "")
+    assert explain_server_mismatch(recorded, replayed, m) is None
+
+
 def test_an_unsafe_deviation_fails_only_under_strict() -> None:
     safe = next(d for d in TABLE if d.role == "server")
     unsafe = Deviation(safe.heading, "server", safe.original, True, safe.applies)
@@ -94,7 +115,6 @@ def test_an_unsafe_deviation_fails_only_under_strict() -> None:
     assert strict.outcome == "mismatch" and not strict.ok
     assert "unsafe deviation (a failure under --strict)" in strict.summary()
     assert ReplayResult(mismatch=m).outcome == "mismatch"
-    assert Observed() == Observed(answers=(), closed=True)
 
 
 # --------------------------------------------------------------------------- servers
