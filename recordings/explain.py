@@ -9,25 +9,37 @@ the row whose original behaviour the implementation shows, if any. Only a differ
 the server *answered* (a response header, a missing or extra answer, the close) is put to
 the table: a wrong body or send stream behind the same answers is never excused.
 
-Client-role replays are not put to the table: its client rows depend on what the peer did
-and on the job's local state (:class:`~bytestreamrpc.deviations.Situation`), which a
-transcript does not say in general.
+A client replay's difference (on the wire or in the recorded outcome) is put to the table's
+client rows with what a transcript does say about the peer, the recorded server side played
+to the client (:func:`client_situations`): a refused PullMe, a puller that left without
+``PullMe{Finished:true}``, a send stream that ended at a chunk boundary without its zero
+chunk. The other situations (a receive that refused the stream, a diverged dataset, a stall)
+depend on the client's state or timing, which a transcript does not say: rows needing them
+never apply to a replay.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from bytestreamrpc import messages
-from bytestreamrpc.constants import ResponseType
-from bytestreamrpc.deviations import Answer, Deviation, Observed, StreamEnd, explain
-from bytestreamrpc.messages import ResponseHeader
+from bytestreamrpc.constants import RequestType, ResponseType
+from bytestreamrpc.deviations import Answer, Deviation, Observed, Situation, StreamEnd, explain
+from bytestreamrpc.messages import PullMeRequest, RequestHeader, ResponseHeader
 
-from .classify import GO_RESPONSE_HEADER
+from .classify import GO_REQUEST_HEADER, GO_RESPONSE_HEADER
 from .compare import Mismatch
-from .format import S2C, EventRecord, Record, StreamRecord
+from .format import C2S, S2C, Direction, EventRecord, Record, StreamRecord
+from .outcome import ClientOutcome
 
-__all__ = ["explain_server_mismatch", "server_observed"]
+__all__ = [
+    "client_observed",
+    "client_situations",
+    "explain_client_mismatch",
+    "explain_server_mismatch",
+    "server_observed",
+]
 
 
 def _header(rec: StreamRecord) -> ResponseHeader | None:
@@ -88,3 +100,110 @@ def explain_server_mismatch(
     if not _about_answers(expected):
         return None
     return explain(server_observed(recorded), server_observed(replayed), role="server")
+
+
+# --------------------------------------------------------------------------- client role
+
+
+def _requests(records: Iterable[Record], d: Direction) -> list[tuple[int, RequestType | None]]:
+    """``(position, type)`` of every request header sent in direction ``d``."""
+    out: list[tuple[int, RequestType | None]] = []
+    for i, r in enumerate(records):
+        if not (isinstance(r, StreamRecord) and r.dir == d and r.go == GO_REQUEST_HEADER):
+            continue
+        try:
+            h = messages.decode_message(RequestHeader, r.payload or b"")
+            kind: RequestType | None = RequestType(h.type)
+        except Exception:  # undecodable or an unknown type
+            kind = None
+        out.append((i, kind))
+    return out
+
+
+def _pullme_answer(recs: Sequence[Record], at: int) -> ResponseHeader | None:
+    """The server's answer to the client's request at ``at``: its next response header."""
+    for r in recs[at + 1 :]:
+        if isinstance(r, StreamRecord) and r.dir == S2C and r.go == GO_RESPONSE_HEADER:
+            return _header(r)
+    return None
+
+
+def _finished(recs: Sequence[Record], at: int) -> bool | None:
+    """``Finished`` of the PullMe request whose header is at ``at`` (``None``: undecodable)."""
+    d = recs[at].dir
+    body = next((r for r in recs[at + 1 :] if isinstance(r, StreamRecord) and r.dir == d), None)
+    try:
+        return (
+            messages.decode_message(PullMeRequest, body.payload or b"").finished if body else None
+        )
+    except Exception:  # undecodable: no PullMe a peer would act on
+        return None
+
+
+def _at_chunk_boundary(r: Record) -> bool:
+    """A server's send stream that ended after a complete chunk, without its zero chunk."""
+    return (
+        isinstance(r, StreamRecord)
+        and r.dir == S2C
+        and r.kind == "data"
+        and r.cut is not None
+        and r.cut.declared is None
+        and not r.cut.header
+    )
+
+
+def client_situations(records: Iterable[Record]) -> frozenset[Situation]:
+    """What the recorded server side did, in the table's terms (what a transcript says)."""
+    recs = list(records)
+    found: set[Situation] = set()
+    if any(_at_chunk_boundary(r) for r in recs):
+        found.add(Situation.STREAM_WITHOUT_TERMINATOR)
+    pullmes = [
+        i
+        for i, t in _requests(recs, C2S)
+        if t is RequestType.PULL_ME and _finished(recs, i) is False
+    ]
+    if pullmes:
+        answer = _pullme_answer(recs, pullmes[0])
+        if answer is not None and answer.error_id != 0:
+            found.add(Situation.PULLME_REFUSED)
+        elif not any(t is RequestType.PULL_ME and _finished(recs, i)
+                     for i, t in _requests(recs, S2C)):  # fmt: skip
+            found.add(Situation.PULLER_GONE)
+    return frozenset(found)
+
+
+def client_observed(
+    records: Iterable[Record],
+    situations: frozenset[Situation],
+    outcome: ClientOutcome | None,
+    before: Mapping[str, Mapping[str, Any]] | None,
+) -> Observed:
+    """A client's side (recorded or replayed) as the table sees it. ``outcome``: its exit
+    status and datasets (``None``: not known); ``before``: its datasets at the start."""
+    kinds = [t.name if t is not None else "UNKNOWN" for _i, t in _requests(records, C2S)]
+    exit_kind = None if outcome is None else outcome.exit
+    return Observed(
+        closed=exit_kind != "timeout",
+        situations=situations,
+        succeeded=None if exit_kind is None else exit_kind == "ok",
+        requests=tuple(kinds),
+        state_changed=None if outcome is None or before is None else outcome.state != before,
+    )
+
+
+def explain_client_mismatch(
+    recorded: Sequence[Record],
+    replayed: Sequence[Record],
+    *,
+    expected: ClientOutcome | None,
+    actual: ClientOutcome | None,
+    before: Mapping[str, Mapping[str, Any]] | None,
+) -> Deviation | None:
+    """The §deviations row (client role) that explains a client replay's difference."""
+    situations = client_situations(recorded)
+    if not situations:
+        return None
+    ref = client_observed(recorded, situations, expected, before)
+    got = client_observed(replayed, situations, actual, before)
+    return explain(ref, got, role="client")

@@ -39,7 +39,7 @@ from iut.spec import parse_command
 
 from .classify import GO_REQUEST_HEADER, Recorder
 from .compare import Level, Mismatch, compare_streams, make_mismatch
-from .explain import explain_server_mismatch
+from .explain import explain_client_mismatch, explain_server_mismatch
 from .format import (
     C2S,
     S2C,
@@ -52,7 +52,7 @@ from .format import (
     other,
     wire_bytes,
 )
-from .outcome import ClientOutcome, compare_outcomes, outcome_of_record, read_state
+from .outcome import ClientOutcome, State, compare_outcomes, outcome_of_record, read_state
 
 __all__ = [
     "DEFAULT_REPLAY_TIMEOUT",
@@ -85,8 +85,10 @@ class ReplayResult:
     """Everything that crossed the connection during the replay, as records."""
     status: ExitStatus | None = None
     stderr: str = ""
+    client: ClientOutcome | None = None
+    """Client replays: the client's exit status and fake ZFS datasets afterwards."""
     deviation: Deviation | None = None
-    """The §deviations row that explains ``mismatch`` (server replays only)."""
+    """The §deviations row that explains ``mismatch``."""
     strict: bool = False
     """An unsafe ``deviation`` counts as a mismatch (``--strict``)."""
 
@@ -294,36 +296,58 @@ def _finish(running: Running, result: ReplayResult, grace: float) -> ReplayResul
     return result
 
 
+def _client_outcome(running: Running, status: ExitStatus | None) -> ClientOutcome | None:
+    """The client's exit status and datasets (none if it was killed or never ran)."""
+    if status is None:
+        return None
+    state = read_state(running.sandbox.state) if status.kind in ("ok", "failed") else {}
+    return ClientOutcome(status, state)
+
+
+def _recorded_outcome(transcript: Transcript) -> tuple[int, EventRecord] | None:
+    """The transcript's last ``outcome`` event with its record number, if any."""
+    found = [
+        (i, r)
+        for i, r in enumerate(transcript.records, start=1)
+        if isinstance(r, EventRecord) and r.event == "outcome"
+    ]
+    return found[-1] if found else None
+
+
 def _check_outcome(
-    transcript: Transcript, running: Running, result: ReplayResult, level: Level
+    transcript: Transcript, actual: ClientOutcome | None, result: ReplayResult, level: Level
 ) -> None:
     """After a clean wire replay: the client's exit status and datasets as recorded.
 
-    Only transcripts with an ``outcome`` event (client-role fuzz findings) are checked;
-    the client's sandbox is removed afterwards either way.
+    Only transcripts with an ``outcome`` event (client-role fuzz findings) are checked.
     """
-    try:
-        recorded = [
-            (i, r)
-            for i, r in enumerate(transcript.records, start=1)
-            if isinstance(r, EventRecord) and r.event == "outcome"
-        ]
-        status = result.status
-        if not recorded or status is None or result.outcome != "pass":
-            return
-        index, rec = recorded[-1]
-        expected = outcome_of_record(rec)
-        state = read_state(running.sandbox.state) if status.kind in ("ok", "failed") else {}
-        diff = compare_outcomes(expected, ClientOutcome(status, state))
-        result.compared += 1
-        if diff is not None:
-            what, detail, text = diff
-            result.mismatch = Mismatch(
-                index, rec.line, None, level, f"client outcome: {what}", detail, text
-            )
-    finally:
-        running.sandbox.keep = False
-        running.sandbox.close()
+    recorded = _recorded_outcome(transcript)
+    if recorded is None or actual is None or result.outcome != "pass":
+        return
+    index, rec = recorded
+    diff = compare_outcomes(outcome_of_record(rec), actual)
+    result.compared += 1
+    if diff is not None:
+        what, detail, text = diff
+        result.mismatch = Mismatch(
+            index, rec.line, None, level, f"client outcome: {what}", detail, text
+        )
+
+
+def _explain_client(
+    transcript: Transcript, actual: ClientOutcome | None, result: ReplayResult, before: State
+) -> None:
+    """A client replay's difference that a §deviations client row explains."""
+    if result.mismatch is None:
+        return
+    recorded = _recorded_outcome(transcript)
+    result.deviation = explain_client_mismatch(
+        transcript.records,
+        result.actual,
+        expected=None if recorded is None else outcome_of_record(recorded[1]),
+        actual=actual,
+        before=before,
+    )
 
 
 def replay_server(
@@ -400,12 +424,15 @@ def replay_client(
     fixture: str | None = None,
     profile: Mapping[str, object] | None = None,
     identity: str | None = None,
+    strict: bool = False,
 ) -> ReplayResult:
     """Start the implementation's client and replay the recorded server side to it.
 
     With a ``pull``/``push`` command (``role``, default: what the transcript shows) the
     client reaches us through ``{connect}``; a description with neither (``--client-cmd``
-    without ``{connect}``) is run with its stdio as the connection.
+    without ``{connect}``) is run with its stdio as the connection. A difference that a
+    §deviations client row explains with what the transcript says about the recorded server
+    is outcome ``deviation`` (``strict``: an unsafe one stays a ``mismatch``).
     """
     h = transcript.header
     job = role or recorded_job(transcript)
@@ -440,7 +467,12 @@ def replay_client(
                 with contextlib.suppress(OSError):
                     transport.close()
         _finish(running, result, wait)
-        _check_outcome(transcript, running, result, level)
+        actual = result.client = _client_outcome(running, result.status)
+        _check_outcome(transcript, actual, result, level)
+        result.strict = strict
+        _explain_client(
+            transcript, actual, result, read_state(cache.master_state(fixture or h.fixture))
+        )
         return result
     finally:
         running.sandbox.keep = False

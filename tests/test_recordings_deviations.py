@@ -3,6 +3,9 @@ a real defect next to it still a mismatch; send-stream chunk boundaries only at 
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,15 +13,24 @@ from pathlib import Path
 
 import pytest
 
-from bytestreamrpc.deviations import TABLE, Answer, Deviation, explain
-from iut import FixtureCache, spec_from_server_cmd
+from bytestreamrpc.deviations import TABLE, Answer, Deviation, Situation, explain
+from iut import FixtureCache, load_spec, reference_spec, spec_from_server_cmd
 from iut.spec import REFERENCE_SERVER, IUTSpec
 from recordings.compare import Level, Mismatch
-from recordings.explain import explain_server_mismatch, server_observed
-from recordings.format import S2C, EventRecord, StreamRecord, Transcript, read_transcript
+from recordings.explain import client_situations, explain_server_mismatch, server_observed
+from recordings.format import (
+    S2C,
+    Cut,
+    EventRecord,
+    Record,
+    StreamRecord,
+    Transcript,
+    read_transcript,
+)
 from recordings.golden import GOLDEN_DIR, check
-from recordings.replay import ReplayResult, replay_server
+from recordings.replay import ReplayResult, replay_client, replay_server
 from recordings.scenarios import by_name
+from tests.mutants import mutant_spec
 
 PY = sys.executable
 MUTANT = str(Path(__file__).parent / "recordings_mutant.py")
@@ -184,3 +196,91 @@ def test_send_stream_chunks_are_compared_only_at_exact(cache: FixtureCache) -> N
     m = res.result.mismatch if res.result else None
     assert m is not None and m.what == "chunk boundaries" and m.level is Level.EXACT
     assert m.detail.startswith("expected 32764*16,186, got ") and "186" not in m.detail[26:]
+
+
+# --------------------------------------------------------------------------- client role
+
+
+def test_what_a_transcript_says_about_the_peer_of_a_client() -> None:
+    assert client_situations(golden("pullme-ok").records) == frozenset()
+    assert client_situations(golden("pullme-finished").records) == frozenset()  # no inversion
+    assert client_situations(golden("pullme-no-sink").records) == {Situation.PULLER_GONE}
+    recs = list(golden("pullme-no-sink").records)
+    answer = max(i for i, r in enumerate(recs) if isinstance(r, StreamRecord) and r.dir == S2C)
+    refusal = next(
+        r
+        for r in golden("fs-handler-error").records
+        if isinstance(r, StreamRecord) and b'"ErrorId":5' in (r.payload or b"")
+    )
+    recs[answer] = dataclasses.replace(refusal, seq=1)  # the PullMe refused
+    assert client_situations(recs) == {Situation.PULLME_REFUSED}
+    sent = list(golden("init-ok").records)
+    data = next(i for i, r in enumerate(sent) if isinstance(r, StreamRecord) and r.kind == "data")
+    stream = sent[data]
+    assert isinstance(stream, StreamRecord)
+    sent[data] = dataclasses.replace(stream, cut=Cut(header=b""))
+    assert client_situations(sent) == {Situation.STREAM_WITHOUT_TERMINATOR}
+    sent[data] = dataclasses.replace(stream, cut=Cut(header=b"\x10"))  # inside a chunk header
+    assert client_situations(sent) == frozenset()
+
+
+@pytest.fixture(scope="module")
+def pull_recording(tmp_path_factory: pytest.TempPathFactory) -> Transcript:
+    """A reference pull job recorded against the reference server (one initial transfer)."""
+    tmp = tmp_path_factory.mktemp("pull")
+    mapping = {"pool/data/home": "backup/zrepl/home"}
+    profile = tmp / "p.json"
+    profile.write_text(
+        json.dumps({"identity": "gil", "pull_acl": {"pool/data*": "x"}, "pull_mapping": mapping})
+    )
+    env = {**os.environ, "FAKE_ZFS_STATE": str(tmp / "server.sqlite")}
+    subprocess.run([PY, "-m", "fakes.zfs_cli", "init"], env=env, check=True)
+    server = [PY, "-m", "zrepl_conformance", "serve", "--stdio", "--identity", "gil"]
+    server += ["--profile", str(profile)]
+    out = tmp / "pull.jsonl"
+    record = [PY, "-m", "zrepl_conformance", "record", "--full", "--out", str(out)]
+    record += ["--profile", str(profile), "--", *server]
+    env["FAKE_ZFS_STATE"] = str(tmp / "client.sqlite")
+    subprocess.run([PY, "-m", "fakes.zfs_cli", "init"], env=env, check=True)
+    pull = [PY, "-m", "zrepl_conformance", "pull", "--mapping", json.dumps(mapping), "--"]
+    # the recorded server needs its own state: `record` passes its environment on
+    res = subprocess.run(
+        [*pull, "env", f"FAKE_ZFS_STATE={tmp / 'server.sqlite'}", *record],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    return read_transcript(out)
+
+
+def _with_reference_outcome(t: Transcript, cache: FixtureCache) -> Transcript:
+    ref = replay_client(t, reference_spec(), cache, role="pull", timeout=10)
+    assert ref.ok and ref.client is not None, ref.summary()
+    return Transcript(t.header, [*t.records, ref.client.record()])
+
+
+def test_a_client_showing_the_originals_behaviour_is_a_known_deviation(
+    cache: FixtureCache, pull_recording: Transcript, tmp_path: Path
+) -> None:
+    """The send stream ends after its last chunk without the zero chunk: the reference job
+    fails, a client with the original's quirk takes the stream (unsafe: fails under strict);
+    a client with another defect on the complete stream is a plain mismatch."""
+    recs: list[Record] = []
+    for r in pull_recording.records:
+        if isinstance(r, StreamRecord) and r.kind == "data":
+            recs += [dataclasses.replace(r, cut=Cut(header=b"")), EventRecord("eof", dir=S2C)]
+            break
+        recs.append(r)
+    cut = _with_reference_outcome(Transcript(pull_recording.header, recs), cache)
+    assert cut.records[-1].status == 1  # type: ignore[union-attr]
+    quirk = load_spec(mutant_spec("client-truncation-as-eof", tmp_path))
+    res = replay_client(cut, quirk, cache, role="pull", timeout=10)
+    assert res.outcome == "deviation", res.summary()
+    assert res.deviation is not None and res.deviation.section == "§deviations.truncated-payload"
+    assert "client outcome: exit status" in res.summary()
+    res = replay_client(cut, quirk, cache, role="pull", timeout=10, strict=True)
+    assert res.outcome == "mismatch" and res.deviation is not None, res.summary()
+    whole = _with_reference_outcome(pull_recording, cache)
+    assert replay_client(whole, quirk, cache, role="pull", timeout=10).outcome == "pass"
+    defect = load_spec(mutant_spec("client-skip-readonly", tmp_path))
+    res = replay_client(whole, defect, cache, role="pull", timeout=10)
+    assert res.outcome == "mismatch" and res.deviation is None, res.summary()

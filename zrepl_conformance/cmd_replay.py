@@ -3,7 +3,7 @@
 ``--server-cmd CMD`` (or ``--iut FILE``, or by default our reference server) is started as
 the transcript header says (fixture, profile, identity) and gets the recorded client side;
 ``--client-cmd CMD`` (or ``--iut FILE --role pull|push``) gets the recorded server side.
-Exit status: 0 identical at the chosen level, or (server role) the one difference is the
+Exit status: 0 identical at the chosen level, or the one difference is the
 original's behaviour that docs/PROTOCOL.md §deviations documents (printed with its section;
 ``--strict``: an unsafe one is a difference), 1 a difference (the first differing record is
 printed with a unified diff), 2 the replay could not be carried out, 3 the implementation
@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--strict",
         action="store_true",
-        help="server role: an unsafe §deviations behaviour of the original is a difference",
+        help="an unsafe §deviations behaviour of the original is a difference",
     )
     p.add_argument(
         "--ignore",
@@ -97,11 +97,12 @@ def run(args: argparse.Namespace) -> int:
         "timeout": args.timeout,
         "fixture": args.fixture,
         "identity": args.identity,
+        "strict": args.strict,
     }
     with FixtureCache() as cache:
         try:
             if role == "server":
-                result = replay_server(transcript, spec, cache, strict=args.strict, **common)
+                result = replay_server(transcript, spec, cache, **common)
             else:
                 result = replay_client(
                     transcript,
