@@ -49,16 +49,20 @@ def _client(*situations: S, succeeded: bool, changed: bool = False, closed: bool
 
 
 EOF_HEADER = "cannot decode *rpc.RequestHeader: EOF"
+CUT_MSG = {S.MESSAGE_WITHOUT_TERMINATOR}
 CUT = Answer(0, ResponseType.CHUNKED_STREAM, stream="cut")
 
 # (heading, role, reference, the original) — each the original's documented behaviour.
 EXAMPLES: list[tuple[str, str, Observed, Observed]] = [
     ("truncated-payload", "server",
-     _server(OK, Answer(E.DECODE_HEADER, 0, "unexpected EOF")),
-     _server(OK, Answer(E.DECODE_REQUEST_BODY, 0, "cannot decode *rpc.FilesystemRequest: EOF"))),
+     _server(OK, Answer(E.DECODE_HEADER, 0, "unexpected EOF"), situations=CUT_MSG),
+     _server(OK, Answer(E.DECODE_REQUEST_BODY, 0, "decode X: EOF"), situations=CUT_MSG)),
     ("truncated-payload", "server",
-     _server(OK, Answer(E.DECODE_REQUEST_BODY, 0, "cannot decode X: unexpected EOF")),
-     _server(OK, Answer(E.DECODE_REQUEST_BODY, 0, "cannot decode X: EOF"))),
+     _server(Answer(E.DECODE_REQUEST_BODY, 0, "unexpected EOF"), situations=CUT_MSG),
+     _server(OK, Answer(E.DECODE_HEADER, 0, EOF_HEADER), situations=CUT_MSG)),
+    ("truncated-payload", "server",
+     _server(OK, Answer(E.DECODE_REQUEST_BODY, 0, "decode X: unexpected EOF"), situations=CUT_MSG),
+     _server(OK, Answer(E.DECODE_REQUEST_BODY, 0, "decode X: EOF"), situations=CUT_MSG)),
     ("truncated-payload", "client", Observed(),
      _client(S.STREAM_WITHOUT_TERMINATOR, succeeded=True, changed=True)),
     ("message-bound", "server",
@@ -99,6 +103,9 @@ NEAR_MISSES: list[tuple[str, str, Observed, Observed]] = [
     ("crashes where the original answers", "server", _server(OK, OK, OK), _server(OK)),
     ("closes instead of an ACL refusal", "server",
      _server(OK, Answer(E.HANDLER, 0, "no match found in mapping")), _server(OK)),
+    ("error 3 for a cut header, no truncation in the input", "server",
+     _server(OK, Answer(E.DECODE_HEADER, 0, "unexpected EOF")),
+     _server(OK, Answer(E.DECODE_REQUEST_BODY, 0, "cannot decode X: EOF"))),
     ("wrong error id", "server",
      _server(OK, Answer(E.DECODE_HEADER, 0, "x")), _server(OK, Answer(E.HANDLER, 0, "x"))),
     ("a cut stream where the reference streams", "server",

@@ -118,7 +118,8 @@ def standard(
     since = len(ctx.findings)
     if alternative is None or not alternative(ctx, got, ref):
         compare(ctx, got, ref, rules)
-    ctx.consult_deviations(since, observed(ref), observed(got), "server")
+    sent = script if isinstance(script, bytes) else b"".join(p.data for p in script)
+    ctx.consult_deviations(since, observed(ref, sent), observed(got, sent), "server")
     check_process(ctx, info, ref_info)
     return got, ref
 
