@@ -217,6 +217,8 @@ class ResultSink:
         self.total = 0
         self.console = bool(config.getoption("zrepl_console"))
         self.report_errors: list[str] = []
+        self.interrupted = False
+        """The session was interrupted (SIGINT, or SIGTERM under ``zrepl-conformance run``)."""
 
     @property
     def implementation(self) -> str:
@@ -264,10 +266,14 @@ class ResultSink:
             "timeout": self.config.getoption("zrepl_timeout"),
             "duration": round(time.monotonic() - self.started, 3),
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "selected": self.total,
+            "interrupted": self.interrupted,
+            "not_run": max(0, self.total - len(self.results)),
         }
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
         results, meta, option = self.ordered(), self.meta(), self.config.getoption
         paths = {"JSON": option("zrepl_json"), "HTML": option("zrepl_html")}
         self.report_errors = write_files(paths, results, meta)

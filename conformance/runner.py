@@ -189,6 +189,10 @@ class Runner:
             ctx.must(str(exc))
         except Exception:
             internal = traceback.format_exc()
+        except BaseException:  # interrupted: leave no process and no sandbox behind
+            ctx.finish_all()
+            ctx.cleanup()
+            raise
         infos = ctx.finish_all()
         if ctx.client_observed is not None and not internal:
             ctx.consult_deviations(0, Observed(), ctx.client_observed, "client")

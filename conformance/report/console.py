@@ -115,4 +115,8 @@ def write_summary(out: TextIO, results: Sequence[CaseResult], meta: Mapping[str,
             out.write(printable(f"  {r.case_id}: {r.reason}") + "\n")
     summary = ", ".join(f"{counts[v]} {v}" for v in VERDICT_ORDER if counts[v])
     out.write(f"\n{len(results)} cases in {meta.get('duration', 0):.1f} s: {summary}\n")
+    if meta.get("interrupted"):
+        out.write(
+            f"interrupted: {meta.get('not_run', 0)} of {meta.get('selected', 0)} cases not run\n"
+        )
     out.flush()
