@@ -4,7 +4,8 @@ When a server replay finds a difference, both sides are put in the terms of
 :mod:`bytestreamrpc.deviations`: the recorded (reference) side and what the implementation
 sent are each read as an :class:`~bytestreamrpc.deviations.Observed` (the server's answers:
 ``ErrorId``, ``ResponseType``, ``Message``, whether a ChunkedStream answer ended with its
-zero chunk; whether the server closed), and :func:`~bytestreamrpc.deviations.explain` names
+zero chunk; whether the server closed; what the played client side set up,
+:func:`server_situations`), and :func:`~bytestreamrpc.deviations.explain` names
 the row whose original behaviour the implementation shows, if any. Only a difference in what
 the server *answered* (a response header, a missing or extra answer, the close) is put to
 the table: a wrong body or send stream behind the same answers is never excused.
@@ -39,6 +40,7 @@ __all__ = [
     "explain_client_mismatch",
     "explain_server_mismatch",
     "server_observed",
+    "server_situations",
 ]
 
 
@@ -58,7 +60,23 @@ def _stream_end(rest: Sequence[StreamRecord]) -> StreamEnd:
     return "cut"
 
 
-def server_observed(records: Iterable[Record]) -> Observed:
+def server_situations(records: Iterable[Record]) -> frozenset[Situation]:
+    """What the recorded client side did, in the table's terms: its last message ended after
+    data chunks (at a chunk boundary or inside a chunk) without its zero chunk. A server's
+    configuration (an overlapping combo or a failing exec mapping) and a stall are not read
+    from a transcript: rows that need them never apply to a replay."""
+    sent = [r for r in records if isinstance(r, StreamRecord) and r.dir == C2S]
+    last = sent[-1] if sent else None
+    if last is None or last.cut is None or not last.chunks:
+        return frozenset()
+    if last.cut.declared is None and last.cut.header:
+        return frozenset()  # cut inside a chunk length
+    return frozenset({Situation.MESSAGE_WITHOUT_TERMINATOR})
+
+
+def server_observed(
+    records: Iterable[Record], situations: frozenset[Situation] = frozenset()
+) -> Observed:
     """The server's side of a conversation (recorded or replayed) as the table sees it.
 
     An undecodable or cut response header ends the list: no row of the table explains one.
@@ -77,7 +95,7 @@ def server_observed(records: Iterable[Record]) -> Observed:
             end = _stream_end(s2c[i + 1 :])
         answers.append(Answer(h.error_id, h.response_type, h.message, end))
     closed = any(isinstance(r, EventRecord) and r.event == "eof" and r.dir == S2C for r in recs)
-    return Observed(answers=tuple(answers), closed=closed)
+    return Observed(answers=tuple(answers), closed=closed, situations=situations)
 
 
 def _about_answers(expected: Record | None) -> bool:
@@ -99,7 +117,12 @@ def explain_server_mismatch(
     expected = recorded[mismatch.index - 1] if 0 < mismatch.index <= len(recorded) else None
     if not _about_answers(expected):
         return None
-    return explain(server_observed(recorded), server_observed(replayed), role="server")
+    situations = server_situations(recorded)
+    return explain(
+        server_observed(recorded, situations),
+        server_observed(replayed, situations),
+        role="server",
+    )
 
 
 # --------------------------------------------------------------------------- client role

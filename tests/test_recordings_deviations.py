@@ -17,8 +17,14 @@ from bytestreamrpc.deviations import TABLE, Answer, Deviation, Situation, explai
 from iut import FixtureCache, load_spec, reference_spec, spec_from_server_cmd
 from iut.spec import REFERENCE_SERVER, IUTSpec
 from recordings.compare import Level, Mismatch
-from recordings.explain import client_situations, explain_server_mismatch, server_observed
+from recordings.explain import (
+    client_situations,
+    explain_server_mismatch,
+    server_observed,
+    server_situations,
+)
 from recordings.format import (
+    C2S,
     S2C,
     Cut,
     EventRecord,
@@ -64,6 +70,22 @@ def test_a_recorded_conversation_as_the_table_sees_it() -> None:
     obs = server_observed(golden("fs-handler-error").records)
     assert [a.shape for a in obs.answers] == [(0, 1), (5, 0)]
     assert obs.answers[1].message == "no pull ACL for client identity 'alice'"
+
+
+def test_what_a_transcript_says_about_the_client_of_a_server() -> None:
+    cut = {Situation.MESSAGE_WITHOUT_TERMINATOR}
+    assert server_situations(golden("frame-missing-terminator").records) == cut
+    assert server_situations(golden("pv-ok").records) == frozenset()
+    recs = list(golden("pv-ok").records)
+    last = max(i for i, r in enumerate(recs) if isinstance(r, StreamRecord) and r.dir == C2S)
+    stream = recs[last]
+    assert isinstance(stream, StreamRecord) and stream.chunks
+    recs[last] = dataclasses.replace(stream, cut=Cut(declared=stream.chunks[-1] + 5))
+    assert server_situations(recs) == cut  # inside a chunk, after data
+    recs[last] = dataclasses.replace(stream, cut=Cut(header=b"\x01\x00"))
+    assert server_situations(recs) == frozenset()  # inside a chunk length
+    recs[last] = dataclasses.replace(stream, chunks=(), cut=Cut(header=b""))
+    assert server_situations(recs) == frozenset()  # no data chunk at all
 
 
 def test_a_chunked_stream_answer_without_its_stream_is_cut() -> None:
@@ -139,6 +161,8 @@ def test_an_unsafe_deviation_fails_only_under_strict() -> None:
         ("frame-missing-terminator", "error-3", 0, "truncated-payload"),
         # error 4 there is no behaviour of the original: a defect
         ("frame-missing-terminator", "error-4", 0, None),
+        # error 3 where the client's message was complete (end of input, nothing sent): a defect
+        ("header-eof", "error-3", 0, None),
         # no pull ACL: the original's handler panicked, so no answer and a close
         ("fs-handler-error", "crash", 1, "handler-crashes"),
         # the same crash where the original answered (dataset outside the ACL): a defect
