@@ -94,3 +94,11 @@ def test_mutant_gets_the_verdicts_it_deserves(
     assert seen == {f: row[f] for f in FAMILIES}, (
         f"{name}: the committed matrix row is outdated (python -m conformance.matrix --update)"
     )
+
+
+def test_a_defect_is_reported_under_the_section_it_breaks(lab: MutantLab) -> None:
+    # Framing cases judge a re-chunked request by the implementation's own answer to the
+    # plain request, so a listing that leaks hidden datasets fails the ACL cases only.
+    run = lab.run("acl-leak-filesystems")
+    assert run.fails["acl"] > 0
+    assert run.fails["framing"] == 0 and run.soft["framing"] == 0, run.first_fail

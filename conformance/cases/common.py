@@ -124,6 +124,56 @@ def standard(
     return got, ref
 
 
+def same_as_plain(
+    ctx: CaseContext, script: Script, plain: bytes, rules: Rules = DEFAULT
+) -> tuple[Exchange, Exchange]:
+    """Run ``script`` — the requests of ``plain``, chunked or written differently — and
+    ``plain`` itself against the implementation, and compare the two answers.
+
+    Chunk boundaries and writes carry no meaning (§frame.boundaries), so the implementation
+    must answer the re-chunked requests exactly as it answers the plain ones. *What* it
+    answers is for the cases of that request's own section: a listing defect is reported
+    there, not as a framing failure. (If even the plain requests are not answered like the
+    reference, a note says so.)
+    """
+    got, info = ctx.exchange(script)
+    base, base_info = ctx.exchange(plain)
+    compare(ctx, got, base, rules)
+    check_process(ctx, info, base_info)
+    ref, _ref_info = ctx.reference_exchange(plain)
+    shapes = [(r.error_id, r.response_type) for r in base.responses]
+    if shapes != [(r.error_id, r.response_type) for r in ref.responses]:
+        ctx.note(
+            "the plain requests themselves are not answered like the reference's "
+            f"({base.summary()}); that is judged by the cases of their own sections"
+        )
+    return got, base
+
+
+def framing_of(ctx: CaseContext, script: bytes) -> Exchange:
+    """The implementation's answers to ``script``, checked for their framing only.
+
+    Every response must arrive whole and decodable, as many as the reference gives, and the
+    output must not end inside a chunked stream; values, texts and bodies are left to the
+    cases of their sections.
+    """
+    got, info = ctx.exchange(script)
+    ref, ref_info = ctx.reference_exchange(script)
+    if len(got.responses) != len(ref.responses):
+        ctx.must(
+            f"{len(got.responses)} response(s) where the reference gives {len(ref.responses)}",
+            ref.summary(),
+            got.summary(),
+        )
+    for n, r in enumerate(got.responses, 1):
+        if r.header is None or not r.complete:
+            ctx.must(f"response #{n} is not a whole, decodable response", "", r.summary())
+    if got.incomplete is not None:
+        ctx.must(f"output ends inside a chunked stream ({got.incomplete.end})")
+    check_process(ctx, info, ref_info)
+    return got
+
+
 def error5_or_close(what: str) -> Alternative:
     """Accept E(5, any text) like the reference, or a close without any response like the
     original's crash (§deviations.handler-crashes); both end the connection."""
