@@ -152,20 +152,21 @@ def _message_taken_as_complete(ref: Observed, got: Observed) -> bool:
     # The client's last message lacked its zero chunk. Where the reference reports the
     # truncation (error 1 for a header, 3 for a body), the original had decoded the message
     # as complete: a header then failed on its missing body (error 3, or 2 for an unknown
-    # type); a body was answered, and the next header hit end of input (E(1, "...: EOF")).
+    # type); a body was answered (and the next header hit end of input, E(1, "...: EOF"),
+    # unless the request itself ends the connection, like Close).
     if Situation.MESSAGE_WITHOUT_TERMINATOR not in got.situations or not got.closed:
         return False
     rt, gt = _split(ref, got)
     if not rt or rt[0].error_id not in (ErrorId.DECODE_HEADER, ErrorId.DECODE_REQUEST_BODY):
         return False
-    if len(gt) == 1:
-        return gt[0].error_id in (ErrorId.UNKNOWN_REQUEST_TYPE, ErrorId.DECODE_REQUEST_BODY)
-    return (
-        len(gt) >= 2
-        and all(a.error_id == ErrorId.NONE for a in gt[:-1])
-        and gt[-1].error_id == ErrorId.DECODE_HEADER
-        and gt[-1].message.endswith(": EOF")
-    )
+    if len(gt) == 1 and gt[0].error_id in (
+        ErrorId.UNKNOWN_REQUEST_TYPE,
+        ErrorId.DECODE_REQUEST_BODY,
+    ):
+        return True
+    eof = bool(gt) and gt[-1].error_id == ErrorId.DECODE_HEADER and gt[-1].message.endswith(": EOF")
+    answered = gt[:-1] if eof else gt
+    return bool(answered) and all(a.error_id == ErrorId.NONE for a in answered)
 
 
 def _eof_text(ref: Observed, got: Observed) -> bool:

@@ -198,6 +198,8 @@ class ScriptedServer:
         """The client's requests, in order."""
         self.situations: set[Situation] = set()
         """What this server did that a row of the §deviations table refers to."""
+        self.finished_sent = False
+        """PullMe{Finished:true} went out (a push whose puller left before it: PULLER_GONE)."""
 
     @property
     def records(self) -> list[Record]:
@@ -260,7 +262,7 @@ class ScriptedServer:
             self.situations |= situations_of(rule.plan, answer, kind, data)
         self.t.write(data, self.timeout)
         if after == "close":
-            if isinstance(req.body, PullMeRequest) and not req.body.finished:
+            if self.script.job == "push" and not self.finished_sent:
                 self.situations.add(Situation.PULLER_GONE)  # it leaves without Finished:true
             return f"closed by the script after {kind.name} #{nth + 1}"
         if after == "continue":
@@ -381,6 +383,7 @@ class ScriptedServer:
 
     def _finished(self) -> str:
         """Send PullMe{Finished:true}, read the answer and serve on (``""``) if we may."""
+        self.finished_sent = True
         self.t.write(self.conn.send(Request(PullMeRequest(finished=True))), self.timeout)
         try:
             read_event(self.conn, self.t, self.timeout)
