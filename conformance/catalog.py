@@ -24,6 +24,7 @@ CASE_MODULES: Final = (
     "conformance.cases.framing",
     "conformance.cases.gojson",
     "conformance.cases.server",
+    "conformance.cases.endings",
     "conformance.cases.transfer",
     "conformance.cases.acl",
     "conformance.cases.pullme",

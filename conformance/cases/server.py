@@ -13,7 +13,7 @@ from bytestreamrpc.errors import ConnectionClosed, PeerTimeout
 
 from ..catalog import case
 from ..context import CaseContext
-from ..exchange import Piece
+from ..exchange import Exchange, Piece
 from ..judge import DEFAULT, Rules
 from ..model import Level, Setup
 from ..setups import HIDDEN, VISIBLE
@@ -639,10 +639,11 @@ def _pullme_finished(ctx: CaseContext) -> None:
 )
 def _pullme_local(ctx: CaseContext) -> None:
     body = b'{"Finished":false,"InitialReplPolicy":"most_recent"}\n'
-    standard(ctx, request(RT.PULL_ME, body, RID) + PROBE, alternative=_refused_pullme)
+    standard(ctx, request(RT.PULL_ME, body, RID) + PROBE, alternative=refused_pullme)
 
 
-def _refused_pullme(ctx: CaseContext, got, ref) -> bool:  # type: ignore[no-untyped-def]
+def refused_pullme(ctx: CaseContext, got: Exchange, ref: Exchange) -> bool:
+    """A refused pull-me (E(5), then close): NON-STRICT, the original answers OK first."""
     first = got.responses[0] if got.responses else None
     if first is not None and first.error_id == 5 and len(got.responses) == 1 and got.closed:
         ctx.should(
@@ -705,10 +706,16 @@ def _bad_version_type(ctx: CaseContext) -> None:
     family=F,
 )
 def _missing_snapshot(ctx: CaseContext) -> None:
+    missing_snapshot(ctx, close=True)
+
+
+def missing_snapshot(ctx: CaseContext, *, close: bool) -> None:
+    """InitialTransfer of a missing snapshot; ``close=False`` keeps the suite's side open,
+    so the server itself must end the connection (§server.stream-failure: close)."""
     body = init_body(ctx.facts).replace(b'"zrepl_', b'"nosuch_')
-    script = request(RT.INITIAL_TRANSFER, body, RID) + PROBE
-    got, info = ctx.exchange(script)
-    ref, ref_info = ctx.reference_exchange(script)
+    script = request(RT.INITIAL_TRANSFER, body, RID) + (PROBE if close else b"")
+    got, info = ctx.exchange(script, close=close)
+    ref, ref_info = ctx.reference_exchange(script, close=close)
     check_process(ctx, info, ref_info)
     first = got.responses[0] if got.responses else None
     if first is not None and first.error_id == 5:

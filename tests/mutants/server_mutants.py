@@ -10,13 +10,14 @@ lists, send streams, pull-me).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 
-from bytestreamrpc import connection, serving
+from bytestreamrpc import connection, server, serving
 from bytestreamrpc.connection import After, Connection, Outcome, State
 from bytestreamrpc.constants import ZERO_REQUEST_ID, ErrorId, RequestType, ResponseType
-from bytestreamrpc.errors import HandlerError
+from bytestreamrpc.errors import ConnectionClosed, HandlerError, PeerTimeout
 from bytestreamrpc.events import BadRequest, Event, Request
 from bytestreamrpc.interfaces import ByteSource, RPCHandler, RPCRequester
 from bytestreamrpc.messages import (
@@ -30,7 +31,7 @@ from bytestreamrpc.messages import (
     PullMeRequest,
     ResponseHeader,
 )
-from bytestreamrpc.transport import Transport
+from bytestreamrpc.transport import READ_SIZE, Transport
 from fakes.reference import ReferenceHandler, zfs_failure
 from fakes.zfs.errors import ZfsError
 
@@ -375,3 +376,49 @@ def _pullme_finished_after_failure() -> None:
             return
 
     replace(ReferenceHandler, "handle_pull_me_request", pull_ignoring_failure)
+
+
+# --------------------------------------------------------------------------- endings
+
+
+class _HoldsOpen:
+    """A transport whose ``close`` first waits for the peer to hang up (issue 12)."""
+
+    def __init__(self, inner: Transport, limit: float | None) -> None:
+        self.inner = inner
+        self.limit = limit
+
+    def read(self, max_bytes: int = READ_SIZE, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, timeout)
+
+    def write(self, data: bytes, timeout: float | None = None) -> None:
+        self.inner.write(data, timeout)
+
+    def close(self) -> None:
+        with contextlib.suppress(ConnectionClosed, PeerTimeout, OSError):
+            while self.inner.read(READ_SIZE, self.limit):
+                pass  # answers nothing more, only waits for the peer's end of input
+        self.inner.close()
+
+
+@mutant(
+    "never-closes",
+    role="server",
+    description="answers exactly like the reference but, where it would close the connection "
+    "(or end the loop), keeps it open until the client hangs up",
+    sections=("§server.loop", "§server.close.ok", "§server.header.decode-error"),
+    family="server-rows",
+    expect="FAIL",
+)
+def _never_closes() -> None:
+    serve = server.Server.serve
+
+    def serve_until_hangup(
+        self: server.Server, transport: Transport, *, close: bool = True
+    ) -> serving.ServeOutcome:
+        outcome: serving.ServeOutcome = serve(
+            self, _HoldsOpen(transport, self.timeout), close=close
+        )
+        return outcome
+
+    replace(server.Server, "serve", serve_until_hangup)
