@@ -224,3 +224,40 @@ def test_an_interrupted_run_says_so_marks_its_reports_and_leaves_nothing(
         assert set(os.listdir("/dev/shm")) <= shm_before, "shared-memory files left behind"
     time.sleep(0.5)
     assert _own_processes(str(private)) == [], "processes left behind"
+
+
+def test_several_implementations_side_by_side(tmp_path: Path) -> None:
+    from tests.mutants import mutant_spec
+
+    ref = tmp_path / "ref.toml"
+    ref.write_text(
+        'name = "our-reference"\nserver = ["zrepl-conformance", "serve", "--stdio", '
+        '"--identity", "{identity}", "--profile", "{profile}"]\n',
+        encoding="utf-8",
+    )
+    mutant = mutant_spec("json-no-drain", tmp_path)
+    j, h = tmp_path / "sbs.json", tmp_path / "sbs.html"
+    env = {**_env(), "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
+    proc = subprocess.run(
+        [sys.executable, "-m", "zrepl_conformance", "run", "--iut", str(ref), "--iut",
+         str(mutant), "-k", "frame.drain", "--json", str(j), "--html", str(h)],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    table = proc.stdout.split("side by side:", 1)[1]
+    assert re.search(r"frame\.drain\.1\s+PASS\s+FAIL \*", table), table
+    doc = json.loads(j.read_text(encoding="utf-8"))
+    names = [i["name"] for i in doc["implementations"]]
+    assert names == ["our-reference", "mutant-json-no-drain"]
+    row = next(c for c in doc["cases"] if c["id"] == "frame.drain.1")
+    assert row["verdicts"] == {"our-reference": "PASS", "mutant-json-no-drain": "FAIL"}
+    assert row["differs"] is True
+    assert not any(c["differs"] for c in doc["cases"] if c["id"] == "frame.drain.3")
+    page = h.read_text(encoding="utf-8")
+    assert "our-reference" in page and '<tr class="differs"><td><code>frame.drain.1' in page
+
+
+def test_side_by_side_refuses_junit(tmp_path: Path) -> None:
+    proc = _run("--iut", "a.toml", "--iut", "b.toml", "--junit", str(tmp_path / "x.xml"))
+    assert proc.returncode == 2 and "--junit takes one implementation" in proc.stderr

@@ -23,6 +23,7 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from .cli_errors import UsageError
 
@@ -35,7 +36,12 @@ NO_CASE = 5
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="run the conformance catalog against an implementation")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--iut", metavar="FILE", help="implementation description (TOML)")
+    which.add_argument(
+        "--iut",
+        metavar="FILE",
+        action="append",
+        help="implementation description (TOML); give several to compare them side by side",
+    )
     which.add_argument("--server-cmd", metavar="CMD", help="shorthand: an IUT with only 'server'")
     which.add_argument(
         "--in-process",
@@ -147,6 +153,71 @@ def _deliver(reports: dict[str, tuple[Path, str | None]]) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    """One implementation (or our reference), or several side by side."""
+    iuts: list[str] = args.iut or []
+    if len(iuts) > 1:
+        return _side_by_side(args, iuts)
+    code, _results = _run_single(
+        argparse.Namespace(**{**vars(args), "iut": iuts[0] if iuts else None})
+    )
+    return code
+
+
+def _side_by_side(args: argparse.Namespace, iuts: list[str]) -> int:
+    """The catalog against each implementation in turn, then one report for all of them."""
+    from conformance.report import sidebyside
+
+    if args.junit:
+        raise UsageError("--junit takes one implementation; with several --iut use --json/--html")
+    columns: list[sidebyside.Column] = []
+    codes: list[int] = []
+    for path in iuts:
+        with tempfile.TemporaryDirectory(prefix="zrepl-conformance-sbs-") as tmp:
+            single = argparse.Namespace(
+                **{**vars(args), "iut": path, "json": str(Path(tmp) / "r.json"), "html": None}
+            )
+            code, results = _run_single(single)
+            codes.append(code)
+            if results is not None:
+                columns.append(
+                    sidebyside.Column(_column_name(path, columns), results, {"exit": code})
+                )
+        if code >= 128:  # interrupted: report what ran
+            break
+    print("\n" + sidebyside.console_table(columns))
+    broke = False
+    for kind, path, writer in (
+        ("JSON", args.json, sidebyside.write_json),
+        ("HTML", args.html, sidebyside.write_html),
+    ):
+        if not path:
+            continue
+        try:
+            writer(path, columns)
+        except (OSError, ValueError) as exc:
+            print(
+                f"zrepl-conformance: cannot write the {kind} report {path}: {exc}", file=sys.stderr
+            )
+            broke = True
+    unusual = [c for c in codes if c not in (0, 1)]
+    if unusual:
+        return unusual[0]
+    return 3 if broke else max(codes)
+
+
+def _column_name(path: str, columns: list[Any]) -> str:
+    """The description's ``name`` (its path when that name is already taken or unreadable)."""
+    from iut import SpecError, load_spec
+
+    try:
+        name = load_spec(path).name
+    except SpecError:
+        return path
+    return path if any(c.name == name for c in columns) else name
+
+
+def _run_single(args: argparse.Namespace) -> tuple[int, list[Any] | None]:
+    """Exit status and results (``None`` when the run produced none) of one catalog run."""
     import pytest
 
     from conformance.model import Verdict
@@ -171,15 +242,15 @@ def run(args: argparse.Namespace) -> int:
         json_path = root / "report.json"
         code = pytest.main(pytest_args(args, root, json_path))
         if code == pytest.ExitCode.USAGE_ERROR:
-            return 2
+            return 2, None
         if code == CANNOT_START:
-            return 4
+            return 4, None
         if code == pytest.ExitCode.NO_TESTS_COLLECTED:
             what = f" by -k {args.k!r}" if args.k else ""
             print(f"zrepl-conformance run: no case selected{what}", file=sys.stderr)
-            return NO_CASE
+            return NO_CASE, None
         if not json_path.exists():
-            return 3
+            return 3, None
         results, meta = jsonreport.read(json_path)
         if meta.get("interrupted"):
             _mark_interrupted(root / JUNIT_NAME, meta)
@@ -196,8 +267,8 @@ def run(args: argparse.Namespace) -> int:
             os.environ[AUTOLOAD] = saved
         shutil.rmtree(root, ignore_errors=True)
     if code == pytest.ExitCode.INTERRUPTED:
-        return 128 + terminated[-1] if terminated else 128 + signal.SIGINT
+        return (128 + terminated[-1] if terminated else 128 + signal.SIGINT), results
     if code == pytest.ExitCode.INTERNAL_ERROR:
-        return 3
+        return 3, results
     bad = {Verdict.FAIL, Verdict.NON_STRICT} if args.strict else {Verdict.FAIL}
-    return 1 if any(r.verdict in bad for r in results) else 0
+    return (1 if any(r.verdict in bad for r in results) else 0), results
