@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import pty
+import re
 import subprocess
 import sys
+import termios
+import tty
 from pathlib import Path
 
 from bytestreamrpc import framing, messages
@@ -107,7 +111,18 @@ def test_version_matches_the_distribution() -> None:
 
 def test_help_lists_every_command_and_serve_imports_only_its_module() -> None:
     res = run("--help")
-    for name in ("serve", "pull", "push", "frame", "record", "replay", "golden", "run", "list"):
+    for name in (
+        "serve",
+        "connect",
+        "pull",
+        "push",
+        "frame",
+        "record",
+        "replay",
+        "golden",
+        "run",
+        "list",
+    ):
         assert name.encode() in res.stdout
     probe = (
         "import sys; from zrepl_conformance import cli; cli.build_parser('serve'); "
@@ -115,3 +130,114 @@ def test_help_lists_every_command_and_serve_imports_only_its_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['zrepl_conformance.cmd_serve']"
+
+
+# ---------------------------------------------------------------- fuzz: help, status line, atheris
+FUZZ_ARGS = ("fuzz", "--role", "server", "--examples", "30", "--seed", "7", "--no-confirm")
+"""A short server-role search of our own reference: with this seed it reports progress at
+least twice (every 10 trials) and finds nothing."""
+
+
+def _isolated_env(tmp_path: Path) -> dict[str, str]:
+    """No FAKE_ZFS_STATE; temporary files go to ``tmp_path/tmp`` (checked empty after)."""
+    (tmp_path / "tmp").mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("FAKE_ZFS_STATE", "COLUMNS")}
+    return {**env, "TMPDIR": str(tmp_path / "tmp")}
+
+
+def test_fuzz_help_is_plain_text() -> None:
+    for args in (("fuzz", "--help"), ("fuzz", "campaign", "--help"), ("fuzz", "list", "--help")):
+        res = run(*args)
+        assert res.returncode == 0 and res.stderr == b""
+        for markup in (b"``", b"**", b":data:", b":func:", b"`"):
+            assert markup not in res.stdout, (args, markup)
+    text = run("fuzz", "--help").stdout.decode()
+    assert "fuzz campaign --target NAME|all" in text and "status line" in text
+
+
+def test_fuzz_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    res = subprocess.run(
+        [*CLI, *FUZZ_ARGS, "--findings", str(tmp_path / "f")],
+        capture_output=True, timeout=300, check=False, cwd=tmp_path, env=_isolated_env(tmp_path),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert b"\r" not in res.stderr and b"Traceback" not in res.stderr
+    lines = res.stderr.decode().splitlines()
+    assert len(lines) >= 2 and all(re.fullmatch(r"fuzz: \d+ conversations, .*", ln) for ln in lines)
+    assert re.fullmatch(rb"no disagreement in \d+ conversations \(seed 7, .*\)\n", res.stdout)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_fuzz_progress_is_one_redrawn_line_on_a_terminal(tmp_path: Path) -> None:
+    """stdout and stderr on one pseudo-terminal (raw: bytes arrive as written), 100 columns."""
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    termios.tcsetwinsize(slave, (24, 100))
+    try:
+        proc = subprocess.Popen(
+            [*CLI, *FUZZ_ARGS, "--findings", str(tmp_path / "f")],
+            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, cwd=tmp_path,
+            env=_isolated_env(tmp_path),
+        )  # fmt: skip
+        os.close(slave)
+        seen = _read_until_closed(master)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        os.close(master)
+    text = seen.decode()
+    assert "Traceback" not in text
+    # "\rfuzz: 10 ...\rfuzz: 20 ..." redrawn in place, ended once, then the result.
+    m = re.fullmatch(
+        r"((?:\rfuzz: [^\r\n]*){2,})\nno disagreement in \d+ conversations [^\n]*\n", text
+    )
+    assert m is not None, repr(text)
+    assert all(len(part) < 100 for part in m.group(1).split("\r"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def _read_until_closed(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # EIO: every writer of the terminal has closed it
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def test_fuzz_campaign_without_atheris_says_so_first(tmp_path: Path) -> None:
+    """atheris made unimportable in the CLI process (the way fuzz.libfuzzer detects it: import).
+
+    A campaign keeps Hypothesis's files (the engine's own cache) where Hypothesis keeps them;
+    HYPOTHESIS_STORAGE_DIRECTORY puts them in ``hypothesis-home`` of the test's directory.
+    """
+    no_atheris = (
+        "import sys; sys.modules['atheris'] = None; "
+        "from zrepl_conformance.cli import main; sys.exit(main())"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", no_atheris, "fuzz", "campaign", "--target", "framing",
+         "--time", "1", "--runs", "50", "--corpus", "corpus", "--findings", "findings",
+         "--database", "db"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, check=False,
+        cwd=tmp_path,
+        env={**_isolated_env(tmp_path), "HYPOTHESIS_STORAGE_DIRECTORY": "hypothesis-home"},
+    )  # fmt: skip
+    out = res.stdout.decode()
+    assert res.returncode == 0, out
+    assert "Traceback" not in out
+    first, *rest = out.splitlines()
+    assert first.startswith("zrepl-conformance fuzz campaign: note: atheris unavailable: ")
+    assert "atheris is not installed" in first
+    assert rest[0].startswith("campaign framing: engine hypothesis, ")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left in (
+        ["corpus", "db", "findings", "tmp"],
+        ["corpus", "db", "findings", "hypothesis-home", "tmp"],
+    )
+    assert list((tmp_path / "tmp").iterdir()) == []

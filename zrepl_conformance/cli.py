@@ -18,6 +18,7 @@ from .cli_errors import UsageError
 
 COMMANDS: dict[str, str] = {
     "serve": "cmd_serve",
+    "connect": "cmd_connect",
     "pull": "cmd_jobs",
     "push": "cmd_jobs",
     "frame": "cmd_frame",

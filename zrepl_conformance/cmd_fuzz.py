@@ -1,28 +1,22 @@
 """``zrepl-conformance fuzz``: differential fuzzing, coverage-guided campaigns, the target list.
 
-``fuzz [--iut FILE | --server-cmd CMD | --client-cmd CMD] [--role R] [--examples N | --time T]``
-    Differential fuzzing of every role the implementation has (default: our own reference as
-    subprocesses). Server role: generated conversations against the implementation's server
-    and our reference on the same fixture. Client role: generated server behaviours (a
-    scripted server) against the implementation's pull/push job and our reference job; the
-    requests, exit status and resulting datasets are compared. The first disagreement, crash
-    or hang of each role is shrunk and saved as a transcript under ``--findings`` with the
-    command that replays it. Exit 0: no finding; 1: a finding; 2: could not run.
-``fuzz list``
-    The fuzz targets (``fuzz/targets/NAME.py``).
-``fuzz campaign --target NAME|all [--workers N] [--parallel MODE] [--time T] [--corpus DIR]``
-    A coverage-guided campaign (atheris/libFuzzer; a pure-Hypothesis engine when atheris is
-    missing) with live progress and a final summary. Exit 1 if anything was found.
-
-Needs the ``fuzz`` extra (Hypothesis; atheris for coverage guidance).
+What each form does and exits with is :data:`HELP`, the text ``fuzz --help`` prints (plain
+text, no markup). On a terminal, progress lines become one redrawn status line
+(:class:`_StatusLine`); a campaign says that atheris is missing before it starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO, cast
 
 from .cli_errors import UsageError
 
@@ -30,12 +24,35 @@ EXIT_FINDING = 1
 EXIT_ERROR = 2
 ROLES = ("all", "server", "client", "pull", "push")
 
+HELP = """\
+Differential fuzzing of every role an implementation has (default: our own reference run
+as subprocesses), and coverage-guided campaigns of the fuzz targets.
+
+  fuzz [--iut FILE | --server-cmd CMD | --client-cmd CMD] [--role R] [--examples N | --time T]
+      Server role: generated conversations against the implementation's server and our
+      reference on the same fixture. Client role: generated server behaviours (a scripted
+      server) against the implementation's pull/push job and our reference job; the
+      requests, exit status and resulting datasets are compared. The first disagreement,
+      crash or hang of each role is shrunk and saved as a transcript under --findings with
+      the command that replays it. Exit 0: no finding; 1: a finding; 2: could not run.
+  fuzz list
+      The fuzz targets (fuzz/targets/NAME.py).
+  fuzz campaign --target NAME|all [--workers N] [--parallel MODE] [--time T] [--corpus DIR]
+      A coverage-guided campaign (atheris/libFuzzer; a pure-Hypothesis engine when atheris
+      is missing, which is said before it starts) with live progress and a final summary.
+      Exit 1 if anything was found.
+
+Progress goes to stderr: one status line redrawn in place on a terminal, plain lines
+otherwise. Needs the fuzz extra (Hypothesis; atheris for coverage guidance).
+"""
+"""``fuzz --help`` (plain text: argparse prints it as it is)."""
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "fuzz",
         help="fuzz an implementation against the reference; run fuzz campaigns",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     who = p.add_mutually_exclusive_group()
@@ -101,10 +118,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.set_defaults(run=run)
     fsub = p.add_subparsers(dest="fuzz_command", metavar="[list | campaign]")
-    lp = fsub.add_parser("list", help="list the fuzz targets")
+    lp = fsub.add_parser(
+        "list", help="list the fuzz targets", description="The fuzz targets (fuzz/targets/NAME.py)."
+    )
     lp.add_argument("--json", action="store_true")
     lp.set_defaults(run=run_list)
-    cp = fsub.add_parser("campaign", help="run a coverage-guided campaign of one target")
+    cp = fsub.add_parser(
+        "campaign",
+        help="run a coverage-guided campaign of one target",
+        description="A coverage-guided campaign of one fuzz target (or all, one after "
+        "another): atheris/libFuzzer, or a pure-Hypothesis engine when atheris is missing "
+        "(said before it starts). Live progress on stderr, a summary on stdout; exit 1 if "
+        "anything was found.",
+    )
     cp.add_argument("--target", required=True, help="target name, or 'all' (one after another)")
     cp.add_argument(
         "--workers",
@@ -162,7 +188,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_campaign(args: argparse.Namespace) -> int:
     _need_hypothesis()
-    from fuzz.campaign import CampaignError, print_progress
+    from fuzz.campaign import CampaignError, choose_engine, print_progress
     from fuzz.campaign import run_campaign as campaign
     from fuzz.database import DatabaseError, open_database
     from fuzz.targets import TARGETS
@@ -170,6 +196,12 @@ def run_campaign(args: argparse.Namespace) -> int:
     names = list(TARGETS) if args.target == "all" else [args.target]
     if args.target != "all" and args.target not in TARGETS:
         raise UsageError(f"unknown target {args.target!r} (known: {', '.join(TARGETS)}, all)")
+    try:
+        _engine, note = choose_engine(args.engine)
+    except CampaignError as exc:
+        raise UsageError(str(exc)) from None
+    if note:  # before any work, not only in the summary at the end
+        print(f"zrepl-conformance fuzz campaign: note: {note}", file=sys.stderr, flush=True)
     database = args.redis or args.database
     try:
         open_database(database)  # fail now, not in every worker
@@ -218,8 +250,111 @@ def run(args: argparse.Namespace) -> int:
     roles = target.roles
     seconds = args.time / len(roles) if args.time else None
     code = 0
-    for role in roles:
-        if len(roles) > 1:
-            print(f"== {role.title}", flush=True)
-        code = max(code, fuzz_roles.fuzz_role(role, target, args, fixture, profile, seconds))
+    with _hypothesis_scratch(), _status_line():
+        for role in roles:
+            if len(roles) > 1:
+                print(f"== {role.title}", flush=True)
+            code = max(code, fuzz_roles.fuzz_role(role, target, args, fixture, profile, seconds))
     return code
+
+
+@contextlib.contextmanager
+def _hypothesis_scratch() -> Iterator[None]:
+    """Hypothesis's own files (its ``.hypothesis/constants`` cache) go to a temporary
+    directory, removed afterwards, not to the working directory: the search keeps no example
+    database (a finding is saved under --findings), so none of it is worth keeping. Left
+    alone when HYPOTHESIS_STORAGE_DIRECTORY says where they go."""
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        yield
+        return
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    with tempfile.TemporaryDirectory(prefix="zrepl-fuzz-") as scratch:
+        set_hypothesis_home_dir(scratch)
+        try:
+            yield
+        finally:
+            set_hypothesis_home_dir(None)
+
+
+class _StatusLine:
+    """Stands in for stderr on a terminal: each line written redraws one status line.
+
+    A line is drawn over the previous one (carriage return, padded with spaces, no escape
+    codes); one too wide for the terminal is printed whole on its own line instead, so an
+    error is never cut. The line on screen is ended (kept) before anything goes to stdout
+    and at the end.
+    """
+
+    def __init__(self, err: TextIO) -> None:
+        self._err = err
+        self._partial = ""
+        self._shown = 0  # width of the status line on screen, 0: none
+
+    def write(self, text: str) -> int:
+        *lines, self._partial = (self._partial + text).split("\n")
+        width = self._width()
+        for line in lines:
+            if len(line) < width:
+                self._err.write("\r" + line.ljust(self._shown))
+                self._shown = max(len(line), 1)
+            else:
+                self.end()
+                self._err.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._err.flush()
+
+    def _width(self) -> int:
+        """Columns of the terminal stderr is on (else $COLUMNS, else 80)."""
+        try:
+            columns = os.get_terminal_size(self._err.fileno()).columns
+        except (OSError, ValueError):
+            columns = 0
+        return columns or shutil.get_terminal_size().columns
+
+    def end(self) -> None:
+        """Keep the line on screen: what follows starts on a line of its own."""
+        if self._partial:
+            self.write("\n")  # a last line without its newline is drawn like any other
+        if self._shown:
+            self._err.write("\n")
+            self._shown = 0
+        self._err.flush()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._err, name)
+
+
+class _EndsStatus:
+    """Stands in for stdout while a status line is drawn: ends it before writing."""
+
+    def __init__(self, out: TextIO, status: _StatusLine) -> None:
+        self._out = out
+        self._status = status
+
+    def write(self, text: str) -> int:
+        self._status.end()
+        return self._out.write(text)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._out, name)
+
+
+@contextlib.contextmanager
+def _status_line() -> Iterator[None]:
+    """On a terminal (stderr), progress lines become one redrawn status line."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    status = _StatusLine(sys.stderr)
+    out = _EndsStatus(sys.stdout, status)
+    try:
+        with (
+            contextlib.redirect_stderr(cast(TextIO, status)),
+            contextlib.redirect_stdout(cast(TextIO, out)),
+        ):
+            yield
+    finally:
+        status.end()
