@@ -21,6 +21,7 @@ from iut import FixtureCache, IUTSpec, reference_spec, start_server
 
 from .classify import Recorder
 from .compare import Level
+from .digest import DEFAULT_DIGEST, Digest
 from .driver import Driver, RecordingTransport, ScenarioError, response_errors, server_closed
 from .format import C2S, Header, Transcript, TranscriptError, read_transcript
 from .replay import ReplayResult, replay_server
@@ -58,8 +59,10 @@ def record_scenario(
     spec: IUTSpec | None = None,
     *,
     timeout: float = RECORD_TIMEOUT,
+    digest: Digest = DEFAULT_DIGEST,
 ) -> Transcript:
-    """Play ``sc`` against ``spec.server`` (the reference by default) and return its transcript.
+    """Play ``sc`` against ``spec.server`` (the reference by default) and return its transcript
+    (send streams it does not keep whole stored as ``digest``).
 
     Raises :class:`ScenarioError` when the conversation does not show what the scenario
     claims (its ``errors`` and ``closes``).
@@ -68,7 +71,7 @@ def record_scenario(
     running = start_server(
         spec, cache, fixture=sc.fixture, profile=sc.profile, identity=sc.identity
     )
-    rec = Recorder(full=(C2S,))
+    rec = Recorder(full=(C2S,), digest=digest)
     transport = RecordingTransport(running.transport, rec, timeout)
     try:
         sc.run(Driver(transport, _fixture_model(sc.fixture)))
@@ -97,6 +100,7 @@ def record_scenario(
         profile=dict(sc.profile),
         identity=sc.identity,
         full=(C2S,),
+        digest=digest,
     )
     return Transcript(header, rec.records)
 
@@ -243,8 +247,10 @@ def update(
     workers: int | None = None,
     directory: Path = GOLDEN_DIR,
     scenarios: Sequence[Scenario] = SCENARIOS,
+    digest: Digest = DEFAULT_DIGEST,
 ) -> tuple[list[str], list[str], list[str]]:
-    """Record scenarios (``new``: only those without a file; ``all``: every one).
+    """Record scenarios (``new``: only those without a file; ``all``: every one), storing
+    server send streams as ``digest``.
 
     Returns ``(written, failed (with reasons), pruned orphans)``.
     """
@@ -265,7 +271,7 @@ def update(
 
     def one(sc: Scenario, cache: FixtureCache) -> tuple[Scenario, Transcript | str]:
         try:
-            return sc, record_scenario(sc, cache, spec)
+            return sc, record_scenario(sc, cache, spec, digest=digest)
         except Exception as exc:
             return sc, f"{sc.name}: {exc}"
 

@@ -3,8 +3,9 @@
 :func:`replay` is the engine: over any transport it walks the recorded records in order,
 *writes* the streams of the side it plays (exact recorded bytes, chunk boundaries and all),
 half-closes where the recording shows that side's end of file, and *reads and compares* the
-streams of the other side as they come back (:mod:`recordings.compare`). The first
-difference stops the replay. What the implementation actually sent is recorded with the same
+streams of the other side as they come back (:mod:`recordings.compare`), hashing what
+arrives with the digest the transcript names. The first difference stops the replay. What
+the implementation actually sent is recorded with the same
 :class:`~recordings.classify.Recorder`, so the result carries a transcript of the replay too
 (the conformance suite shows it as the wire log).
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bytestreamrpc.errors import ConnectionClosed, PeerTimeout
@@ -38,6 +39,7 @@ from iut.spec import parse_command
 
 from .classify import GO_REQUEST_HEADER, Recorder
 from .compare import Level, Mismatch, compare_streams, make_mismatch
+from .digest import DEFAULT_DIGEST, Digest
 from .format import (
     C2S,
     S2C,
@@ -81,6 +83,8 @@ class ReplayResult:
     """Everything that crossed the connection during the replay, as records."""
     status: ExitStatus | None = None
     stderr: str = ""
+    digest: Digest = DEFAULT_DIGEST
+    """The digest :attr:`actual` stores (the replayed transcript's)."""
 
     @property
     def outcome(self) -> Outcome:
@@ -95,8 +99,9 @@ class ReplayResult:
         return self.outcome == "pass"
 
     def transcript(self, header: Header) -> Transcript:
-        """The replay itself as a transcript (for wire logs)."""
-        return Transcript(header, list(self.actual))
+        """The replay itself as a transcript (for wire logs), under ``header`` with the digest
+        its records store."""
+        return Transcript(replace(header, digest=self.digest), list(self.actual))
 
     def summary(self, source: str = "transcript") -> str:
         if self.outcome == "unimplemented":
@@ -144,9 +149,10 @@ def replay(
 ) -> ReplayResult:
     """Play the ``play`` side of ``transcript`` over ``transport``; compare the other side."""
     compared = other(play)
-    rec = Recorder(full=(play,))
+    digest = transcript.header.digest
+    rec = Recorder(full=(play,), digest=digest)
     peer = _Peer(transport, rec, compared, timeout)
-    result = ReplayResult(actual=rec.records)
+    result = ReplayResult(actual=rec.records, digest=digest)
     writable = True
     for index, exp in enumerate(transcript.records, start=1):
         if isinstance(exp, EventRecord):

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import xxhash
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -52,7 +53,7 @@ def test_chunk_sizes_are_run_length_encoded() -> None:
 def _stream(
     d: str, seq: int, kind: str, payload: bytes, chunks: list[int], cut: Cut | None, full: bool
 ) -> StreamRecord:
-    sha = hashlib.sha256(payload).hexdigest()
+    digest = xxhash.xxh3_128(payload).hexdigest()
     if kind == "json":
         return StreamRecord(d, seq, "json", tuple(chunks), len(payload), payload, go="x.Y", cut=cut)  # type: ignore[arg-type]
     return StreamRecord(
@@ -62,7 +63,7 @@ def _stream(
         tuple(chunks),
         len(payload),
         payload if full else None,
-        sha,
+        digest,
         payload[:32],
         cut=cut,
     )
@@ -142,7 +143,13 @@ def _write(path: Path, lines: list[str]) -> Path:
 
 
 HEADER = json.dumps(
-    {"format": "zrepl-conformance-transcript", "version": 1, "toolkit": "t", "what": "test"}
+    {
+        "format": "zrepl-conformance-transcript",
+        "version": 2,
+        "toolkit": "t",
+        "what": "test",
+        "digest": "xxh3-128",
+    }
 )
 GOOD = dumps_record(StreamRecord(C2S, 0, "json", (3,), 3, b"{}\n", go="rpc.RequestHeader"))
 
@@ -161,7 +168,7 @@ def test_good_file_reads(tmp_path: Path) -> None:
     [
         ([], 1, "empty transcript"),
         (['{"format":"other"}'], 1, "not a transcript"),
-        ([HEADER.replace('"version": 1', '"version": 2')], 1, "newer than this toolkit"),
+        ([HEADER.replace('"version": 2', '"version": 3')], 1, "newer than this toolkit"),
         ([HEADER, GOOD, "{not json"], 3, "not valid JSON"),
         ([HEADER, GOOD.replace('"seq":0', '"seq":1')], 2, "numbered 1, expected 0"),
         ([HEADER, GOOD.replace('"chunks":"3"', '"chunks":"4"')], 2, "chunk sizes add up to 4"),
@@ -199,9 +206,9 @@ def test_truncated_last_line(tmp_path: Path) -> None:
 
 def test_digest_mismatch_is_detected(tmp_path: Path) -> None:
     rec = _stream(S2C, 0, "data", b"abc", [3], None, True)
-    line = dumps_record(rec).replace(hashlib.sha256(b"abc").hexdigest(), "0" * 64)
+    line = dumps_record(rec).replace(xxhash.xxh3_128(b"abc").hexdigest(), "0" * 32)
     p = _write(tmp_path / "d.jsonl", [HEADER, line, '{"end":1}'])
-    with pytest.raises(TranscriptError, match="'sha256' does not match"):
+    with pytest.raises(TranscriptError, match="'xxh3-128' does not match"):
         read_transcript(p)
 
 
@@ -243,7 +250,7 @@ def test_write_then_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "content",
     [
-        HEADER.replace('"version": 1', '"version": 9') + "\n",
+        HEADER.replace('"version": 2', '"version": 9') + "\n",
         HEADER + "\n" + GOOD[:20],
         HEADER + "\n" + GOOD + "\n" + "garbage\n",
         HEADER + "\n" + GOOD + "\n",

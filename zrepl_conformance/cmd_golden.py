@@ -15,6 +15,7 @@ import argparse
 import sys
 
 from .cli_errors import UsageError
+from .cmd_record import add_digest_option
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     u = actions.add_parser("update", help="re-record against the reference")
     u.add_argument("--mode", choices=("new", "all"), default="new", help="default new")
     u.add_argument("--prune", action="store_true", help="delete golden files of no scenario")
+    add_digest_option(u)
     u.add_argument("-n", "--workers", type=int)
     u.add_argument("names", nargs="*", metavar="SCENARIO")
     ls = actions.add_parser("list", help="list the scenarios")
@@ -61,11 +63,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _update(args: argparse.Namespace) -> int:
+    from recordings.digest import Digest
     from recordings.golden import corpus_problems, update
 
     try:
         written, failed, pruned = update(
-            args.mode, names=args.names or None, prune=args.prune, workers=args.workers
+            args.mode,
+            names=args.names or None,
+            prune=args.prune,
+            workers=args.workers,
+            digest=Digest(args.digest),
         )
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
