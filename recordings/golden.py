@@ -24,6 +24,7 @@ from .compare import Level
 from .digest import DEFAULT_DIGEST, Digest
 from .driver import Driver, RecordingTransport, ScenarioError, response_errors, server_closed
 from .format import C2S, Header, Transcript, TranscriptError, read_transcript
+from .repeat import RepeatResult, repeat
 from .replay import ReplayResult, replay_server
 from .scenarios import SCENARIOS, Scenario
 
@@ -127,12 +128,14 @@ class GoldenResult:
     seconds: float = 0.0
     excluded: str | None = None
     """The description's reason for excluding ``golden.NAME``."""
+    runs: RepeatResult | None = None
+    """Every run (``check(repeat=N)``); :attr:`result` is the one shown."""
 
     @property
     def ok(self) -> bool:
         if self.excluded is not None:
             return True
-        return self.problem is None and self.result is not None and self.result.ok
+        return self.problem is None and self.result is not None and self.outcome == "pass"
 
     @property
     def outcome(self) -> str:
@@ -140,6 +143,8 @@ class GoldenResult:
             return "excluded"
         if self.problem is not None or self.result is None:
             return "error"
+        if self.runs is not None:
+            return self.runs.outcome
         return self.result.outcome
 
     def line(self) -> str:
@@ -153,10 +158,13 @@ class GoldenResult:
             "mismatch": "FAIL",
             "error": "ERROR",
             "unimplemented": "UNIMPLEMENTED",
-        }[self.result.outcome]
-        if self.result.outcome == "pass":
-            return f"{verdict:5} {self.name}"
-        return f"{verdict:5} {self.name}\n" + _indent(self.result.summary(str(self.path)))
+            "unstable": "UNSTABLE",
+        }[self.outcome]
+        runs = self.runs if self.runs is not None else RepeatResult([self.result])
+        if self.outcome == "pass":
+            n = len(runs.runs)
+            return f"{verdict:5} {self.name}" + (f" ({n}/{n} identical)" if n > 1 else "")
+        return f"{verdict:5} {self.name}\n" + _indent(runs.summary(str(self.path)))
 
 
 def _indent(text: str) -> str:
@@ -174,6 +182,17 @@ class CheckReport:
     def ok(self) -> bool:
         return not self.orphans and not self.missing and all(r.ok for r in self.results)
 
+    @property
+    def only_unstable(self) -> bool:
+        """Not ok, but every problem is an UNSTABLE result (``golden check`` exits 4)."""
+        bad = [r for r in self.results if not r.ok]
+        return (
+            not self.orphans
+            and not self.missing
+            and bool(bad)
+            and all(r.outcome == "unstable" for r in bad)
+        )
+
 
 def _workers(workers: int | None) -> int:
     return workers if workers and workers > 0 else max(2, min(4, (os.cpu_count() or 2)))
@@ -190,8 +209,14 @@ def check(
     directory: Path = GOLDEN_DIR,
     scenarios: Sequence[Scenario] = SCENARIOS,
     progress: Callable[[GoldenResult], None] | None = None,
+    times: int = 1,
+    keep: Path | None = None,
 ) -> CheckReport:
-    """Replay every golden file (or ``names``) against ``spec.server`` and compare."""
+    """Replay every golden file (or ``names``) against ``spec.server`` and compare.
+
+    ``times`` replays each file that often (:mod:`recordings.repeat`); the differing runs of
+    an UNSTABLE file are written to ``keep`` (as ``NAME.runN.jsonl``) when it is given.
+    """
     t0 = time.monotonic()
     spec = spec or reference_spec()
     report = CheckReport()
@@ -216,9 +241,15 @@ def check(
         start = time.monotonic()
         try:
             transcript = read_transcript(path)
-            res.result = replay_server(
-                transcript, spec, cache, level=level, ignore=ignore, timeout=timeout
+            runs = repeat(
+                lambda: replay_server(
+                    transcript, spec, cache, level=level, ignore=ignore, timeout=timeout
+                ),
+                times,
             )
+            res.runs, res.result = runs, runs.example
+            if runs.outcome == "unstable" and keep is not None:
+                runs.keep(keep, sc.name, str(path))
         except (TranscriptError, OSError, Exception) as exc:
             res.problem = str(exc)
         res.seconds = time.monotonic() - start

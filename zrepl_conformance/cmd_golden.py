@@ -16,6 +16,7 @@ import sys
 
 from .cli_errors import UsageError
 from .cmd_record import add_digest_option
+from .cmd_replay import EXIT_UNSTABLE, add_repeat_options, keep_dir, repeat_count
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +37,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     c.add_argument("--timeout", type=float, help="seconds per expected record")
     c.add_argument("-n", "--workers", type=int, help="parallel replays (default: by CPU count)")
     c.add_argument("-v", "--verbose", action="store_true", help="a line per scenario")
+    add_repeat_options(c)
     c.add_argument("names", nargs="*", metavar="SCENARIO")
     u = actions.add_parser("update", help="re-record against the reference")
     u.add_argument("--mode", choices=("new", "all"), default="new", help="default new")
@@ -97,6 +99,7 @@ def _check(args: argparse.Namespace) -> int:
     level = Level(args.level)
     if args.ignore and level is Level.BYTES:
         raise UsageError("--ignore applies to decoded messages; use --level messages or semantic")
+    times = repeat_count(args)
     try:
         if args.iut:
             spec = load_spec(args.iut)
@@ -119,6 +122,8 @@ def _check(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         workers=args.workers,
         progress=progress,
+        times=times,
+        keep=keep_dir(args) if times > 1 else None,
     )
     for p in report.orphans:
         print(f"ERROR orphan golden file (no scenario produces it): {p}")
@@ -132,4 +137,6 @@ def _check(args: argparse.Namespace) -> int:
         f"golden check against {spec.name} (level {level.value}): {summary or 'nothing run'}"
         f" in {report.seconds:.1f} s"
     )
-    return 0 if report.ok else 1
+    if report.ok:
+        return 0
+    return EXIT_UNSTABLE if report.only_unstable else 1
