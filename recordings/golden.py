@@ -135,7 +135,9 @@ class GoldenResult:
     def ok(self) -> bool:
         if self.excluded is not None:
             return True
-        return self.problem is None and self.result is not None and self.outcome == "pass"
+        if self.problem is not None or self.result is None:
+            return False
+        return self.runs.ok if self.runs is not None else self.result.ok
 
     @property
     def outcome(self) -> str:

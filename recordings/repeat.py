@@ -60,7 +60,8 @@ class RepeatResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome == "pass"
+        """Every run ended the same way, and that way passes (:attr:`ReplayResult.ok`)."""
+        return self.outcome != "unstable" and self.runs[0].ok
 
     @property
     def example(self) -> ReplayResult:
@@ -88,8 +89,10 @@ class RepeatResult:
                 out.append(f"{where} ({what}) differed in {which}")
             elif outcome == "unimplemented":
                 out.append(f"unimplemented (exit 89) in {which}")
-            else:
+            elif outcome == "error":
                 out.append(f"could not be replayed in {which}: {example.error}")
+            else:
+                out.append(f"{outcome} in {which}")
         return out
 
     def summary(self, source: str = "transcript") -> str:
@@ -105,8 +108,8 @@ class RepeatResult:
         if outcome != "unstable":
             return f"{self.example.summary(source)}\n{source}: {counts}"
         lines = [f"{source}: UNSTABLE: {counts}"]
-        n, first = self.differing()[0]
-        lines.append(f"run {n}: " + first.summary(source))
+        for n, first in self.differing()[:1]:
+            lines.append(f"run {n}: " + first.summary(source))
         lines += [f"kept: {p}" for p in self.kept]
         return "\n".join(lines)
 
