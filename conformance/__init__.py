@@ -8,8 +8,8 @@ Layers, bottom up:
 * :mod:`.setups`, :mod:`.facts` — the profiles and fixtures cases use, and what a fixture
   holds (names, GUIDs, the exact ``zfs send`` streams);
 * :mod:`.targets` — the implementation under test: processes started through :mod:`iut`, our
-  reference in-process, or forked from :mod:`.forkserver`; :mod:`.relay` is the ``{connect}``
-  command of client cases, :mod:`.refjob` our reference's pull/push as IUT commands;
+  reference in-process, or forked from :mod:`.forkserver` (client cases reach the suite
+  through :mod:`iut.relay`); :mod:`.refjob` our reference's pull/push as IUT commands;
 * :mod:`.context`, :mod:`.exchange`, :mod:`.judge`, :mod:`.scripted` — running a case:
   scripts against a server, the differential comparison with the reference, the suite as a
   scripted server for client cases;

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
+
+from bytestreamrpc.deviations import Deviation, Observed, explain
 
 from .exchange import Exchange, Script, converse
 from .facts import FixtureFacts
@@ -23,6 +25,20 @@ from .wirelog import LoggedTransport, WireLog
 
 ORACLE_TIMEOUT = 20.0
 """Seconds the in-process reference gets for one exchange (it needs milliseconds)."""
+
+
+def _observed_text(o: Observed) -> str:
+    parts = [", ".join(str(a) for a in o.answers) or "no answer"] if o.answers else []
+    if o.situations:
+        parts.append("; ".join(sorted(x.value for x in o.situations)))
+    if o.succeeded is not None:
+        parts.append("job succeeded" if o.succeeded else "job failed")
+    if o.requests:
+        parts.append("requests: " + " ".join(o.requests))
+    if o.state_changed is not None:
+        parts.append("state changed" if o.state_changed else "state unchanged")
+    parts.append("closed" if o.closed else "still open")
+    return "; ".join(parts)
 
 
 class CaseError(Exception):
@@ -101,6 +117,9 @@ class CaseContext:
         self.deadline = time.monotonic() + timeout
         self.findings: list[Finding] = []
         self.notes: list[str] = []
+        self.client_observed: Observed | None = None
+        """What the implementation's client did (set by client cases; see
+        :meth:`consult_deviations`)."""
         self.sessions: list[LiveSession] = []
         self._oracle_sessions: list[Session] = []
         self._oracle_cache = oracle_cache
@@ -123,6 +142,45 @@ class CaseContext:
 
     def note(self, text: str) -> None:
         self.notes.append(text)
+
+    def consult_deviations(
+        self,
+        since: int,
+        reference: Observed,
+        implementation: Observed,
+        role: Literal["server", "client"],
+    ) -> Deviation | None:
+        """Apply the §deviations table to the findings recorded since index ``since``.
+
+        If they include a MUST or SHOULD finding and the implementation shows a behaviour of
+        the original that the table lists, they are replaced by one finding naming that
+        §deviations entry (INFO; SHOULD under ``--strict`` where the entry is unsafe), and
+        what they said is kept as a note. The original is never told that it fails.
+        """
+        recent = self.findings[since:]
+        if not any(f.level >= Level.SHOULD for f in recent):
+            return None
+        row = explain(reference, implementation, role=role)
+        if row is None:
+            return None
+        del self.findings[since:]
+        self.findings.append(
+            Finding(
+                Level.INFO,
+                row.describe(),
+                _observed_text(reference),
+                _observed_text(implementation),
+                deviation=row.heading,
+                unsafe=row.unsafe,
+            )
+        )
+        self.notes.append(
+            f"explained by {row.section}"
+            + (" (unsafe: reported under --strict)" if row.unsafe else "")
+            + "; the comparison said:\n"
+            + "\n".join(f"[{f.level}] {f.what}" for f in recent)
+        )
+        return row
 
     def check(self, ok: bool, level: Level, what: str, expected: object, actual: object) -> bool:
         if not ok:

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 
 from bytestreamrpc import messages
 from bytestreamrpc.constants import ErrorId
+from bytestreamrpc.deviations import Answer, Observed, Situation, StreamEnd
 
 from .context import CaseContext
 from .exchange import Exchange
 from .facts import first_difference
 from .model import Level
-from .wire import ResponseFrame, show_json, writer_max_ok
+from .wire import ResponseFrame, show_json, split_streams, writer_max_ok
 
 EOF_TEXT = "cannot decode *rpc.RequestHeader: EOF"
 
@@ -236,6 +237,26 @@ def compare(ctx: CaseContext, got: Exchange, ref: Exchange, rules: Rules = DEFAU
             f"{len(ref.raw)} bytes",
             f"> {len(got.raw)} bytes",
         )
+
+
+def observed(ex: Exchange, sent: bytes = b"") -> Observed:
+    """An exchange in the terms of the §deviations table (:mod:`bytestreamrpc.deviations`).
+
+    ``sent``: what the suite wrote, for the situations it creates (a last message without
+    its zero chunk). An undecodable header ends the list: no row explains one.
+    """
+    answers: list[Answer] = []
+    for r in ex.responses:
+        if r.header is None:
+            break
+        end: StreamEnd = ""
+        if r.is_stream:
+            end = "complete" if r.body_stream is not None and r.body_stream.complete else "cut"
+        answers.append(Answer(r.header.error_id, r.header.response_type, r.header.message, end))
+    streams = split_streams(sent)
+    cut = bool(streams) and streams[-1].end in ("boundary", "payload") and bool(streams[-1].chunks)
+    situations = frozenset({Situation.MESSAGE_WITHOUT_TERMINATOR} if cut else ())
+    return Observed(answers=tuple(answers), closed=ex.closed, situations=situations)
 
 
 def ref_end(ref: Exchange) -> str:

@@ -8,7 +8,9 @@ committed matrix differs. Mutants are Python, so their processes are forked from
 would make this run take the better part of an hour); the expected answers are computed once
 and shared by all mutants. A cell counts the FAIL (``F``) and NON-STRICT (``n``) verdicts of
 that family; ``·`` is none, ``—`` a family of the other role (not run: the defect lives in
-the mutant's server or client only).
+the mutant's server or client only). A mutant that reproduces an unsafe behaviour of the
+original (expect ``STRICT``) is run as ``run --strict`` runs it: by default it gets no FAIL
+and no NON-STRICT, only INFO citing §deviations.
 
 Needs the repository checkout (``tests/mutants`` is not installed). Takes a few minutes.
 """
@@ -122,16 +124,18 @@ class MutantLab:
         *,
         stop_at: frozenset[Verdict] = frozenset(),
         on_result: Callable[[Any], None] | None = None,
+        strict: bool = False,
     ) -> MutantRun:
         """Run the mutant's role's cases (its family first); count verdicts per family.
 
-        ``stop_at``: stop after the first case with one of these verdicts.
+        ``stop_at``: stop after the first case with one of these verdicts. ``strict``: as
+        ``run --strict`` (unsafe deviations of the original count as NON-STRICT).
         """
         from iut import load_spec
 
         m = self.mutants[name]
         spec = load_spec(self._spec_for(name, self._dir.name))
-        options = RunOptions(timeout=self.timeout, prefetch=False, wire_logs=False)
+        options = RunOptions(timeout=self.timeout, strict=strict, prefetch=False, wire_logs=False)
         runner = Runner(
             ForkServerTarget(spec, self.server, self.cache),
             options,
@@ -218,13 +222,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = args.mutants or [m.name for m in ordered()]
         for name in names:
             t0 = time.monotonic()
-            r = lab.run(name)
+            r = lab.run(name, strict=lab.mutants[name].expect == "STRICT")
             runs.append(r)
             total_f = sum(r.fails.values())
             total_n = sum(r.soft.values())
             ok = (
                 (r.expect == "FAIL" and total_f > 0)
-                or (r.expect == "NON-STRICT" and total_f == 0 and total_n > 0)
+                or (r.expect in ("NON-STRICT", "STRICT") and total_f == 0 and total_n > 0)
                 or (r.expect == "NO-FAIL" and total_f == 0)
             )
             if not ok:

@@ -95,18 +95,39 @@ class Finding:
     what: str
     expected: str = ""
     actual: str = ""
+    deviation: str = ""
+    """The §deviations heading whose original behaviour this is (then ``level`` is INFO)."""
+    unsafe: bool = False
+    """A deviation the table marks unsafe: counts as SHOULD under ``--strict``."""
 
-    def to_dict(self) -> dict[str, str]:
-        return {
+    def effective_level(self, strict: bool) -> Level:
+        """The level the verdict uses: an unsafe deviation is SHOULD only when strict."""
+        if self.deviation and self.unsafe and strict:
+            return Level.SHOULD
+        return self.level
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
             "level": str(self.level),
             "what": self.what,
             "expected": self.expected,
             "actual": self.actual,
         }
+        if self.deviation:
+            d["deviation"] = self.deviation
+            d["unsafe"] = self.unsafe
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Finding:
-        return cls(Level[str(d["level"])], str(d["what"]), str(d["expected"]), str(d["actual"]))
+        return cls(
+            Level[str(d["level"])],
+            str(d["what"]),
+            str(d["expected"]),
+            str(d["actual"]),
+            str(d.get("deviation", "")),
+            bool(d.get("unsafe", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -162,16 +183,20 @@ class Case:
         }
 
 
-def verdict_from_findings(level: Level, findings: list[Finding]) -> Verdict:
-    """PASS, NON-STRICT or FAIL from the findings, capped by the case level."""
+def verdict_from_findings(level: Level, findings: list[Finding], strict: bool = False) -> Verdict:
+    """PASS, NON-STRICT or FAIL from the findings, capped by the case level.
+
+    A behaviour of the original (a finding naming a §deviations heading) is never FAIL or
+    NON-STRICT: the case is INFO, or, for an unsafe deviation under ``strict``, NON-STRICT.
+    """
     if level is Level.INFO:
         return Verdict.INFO
-    worst = max((min(f.level, level) for f in findings), default=Level.INFO)
+    worst = max((min(f.effective_level(strict), level) for f in findings), default=Level.INFO)
     if worst is Level.MUST:
         return Verdict.FAIL
     if worst is Level.SHOULD:
         return Verdict.NON_STRICT
-    return Verdict.PASS
+    return Verdict.INFO if any(f.deviation for f in findings) else Verdict.PASS
 
 
 @dataclass

@@ -21,14 +21,17 @@ from typing import Any
 
 import pytest
 
-from iut import IUTSpec, SpecError, load_spec, spec_from_server_cmd
+from iut import IUTError, IUTSpec, SpecError, load_spec, preflight, spec_from_server_cmd
 
 from .catalog import all_cases
 from .model import Case, CaseResult, Verdict
-from .report import console, html, jsonreport
+from .report import console, write_files
 from .runner import Runner, RunOptions
 
 RESULT_PROPERTY = "zrepl-conformance-result"
+CANNOT_START = 6
+"""pytest's exit status when the implementation cannot be started at all (before any case);
+pytest itself uses 0-5. ``zrepl-conformance run`` turns it into its own exit status 4."""
 _RUNNER = pytest.StashKey[Runner]()
 _SINK = pytest.StashKey["ResultSink"]()
 _TARGET_OPTIONS = ("zrepl_iut", "zrepl_server_cmd", "zrepl_reference", "zrepl_in_process")
@@ -107,6 +110,11 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     spec = spec_from_options(config)
     check_case_ids(spec)
+    if spec is not None and not hasattr(config, "workerinput"):
+        try:
+            preflight(spec)
+        except IUTError as exc:
+            pytest.exit(f"zrepl-conformance: the implementation cannot start: {exc}", CANNOT_START)
     config.stash[_SINK] = ResultSink(config, spec)
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(config.stash[_SINK], "zrepl-conformance-sink")
@@ -208,6 +216,9 @@ class ResultSink:
         self.started = time.monotonic()
         self.total = 0
         self.console = bool(config.getoption("zrepl_console"))
+        self.report_errors: list[str] = []
+        self.interrupted = False
+        """The session was interrupted (SIGINT, or SIGTERM under ``zrepl-conformance run``)."""
 
     @property
     def implementation(self) -> str:
@@ -255,18 +266,23 @@ class ResultSink:
             "timeout": self.config.getoption("zrepl_timeout"),
             "duration": round(time.monotonic() - self.started, 3),
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "selected": self.total,
+            "interrupted": self.interrupted,
+            "not_run": max(0, self.total - len(self.results)),
         }
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        results = self.ordered()
-        meta = self.meta()
-        if self.config.getoption("zrepl_json"):
-            jsonreport.write(self.config.getoption("zrepl_json"), results, meta)
-        if self.config.getoption("zrepl_html"):
-            html.write(self.config.getoption("zrepl_html"), results, meta)
+        self.interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
+        results, meta, option = self.ordered(), self.meta(), self.config.getoption
+        paths = {"JSON": option("zrepl_json"), "HTML": option("zrepl_html")}
+        self.report_errors = write_files(paths, results, meta)
         if self.console:
             console.write_summary(sys.stdout, results, meta)
+        for line in self.report_errors:
+            print(f"zrepl-conformance: {line}", file=sys.stderr)
+        if self.report_errors:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from bytestreamrpc.deviations import Observed
 from iut import FixtureCache, IUTSpec
 
 from .context import CaseContext, CaseError
@@ -188,7 +189,13 @@ class Runner:
             ctx.must(str(exc))
         except Exception:
             internal = traceback.format_exc()
+        except BaseException:  # interrupted: leave no process and no sandbox behind
+            ctx.finish_all()
+            ctx.cleanup()
+            raise
         infos = ctx.finish_all()
+        if ctx.client_observed is not None and not internal:
+            ctx.consult_deviations(0, Observed(), ctx.client_observed, "client")
         try:
             self._finalise(case, ctx, result, infos, internal)
         finally:
@@ -233,7 +240,7 @@ class Runner:
             result.verdict = Verdict.UNIMPLEMENTED
             result.reason = "the implementation exited 89 (not implemented)"
             return
-        verdict = verdict_from_findings(case.level, result.findings)
+        verdict = verdict_from_findings(case.level, result.findings, self.options.strict)
         why_xfail = self.options.expect_fail.get(case.id)
         if why_xfail is not None:
             failed = verdict is Verdict.FAIL or (

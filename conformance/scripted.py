@@ -25,6 +25,7 @@ from bytestreamrpc import framing, messages
 from bytestreamrpc.client import Client
 from bytestreamrpc.connection import Connection, Role, State
 from bytestreamrpc.constants import ErrorId, RequestType, ResponseType
+from bytestreamrpc.deviations import Situation
 from bytestreamrpc.errors import (
     ConnectionClosed,
     HandlerError,
@@ -113,6 +114,8 @@ class ScriptedServer:
         self.identity = identity
         self.faults = dict(faults or {})
         self.requests: list[Seen] = []
+        self.situations: set[Situation] = set()
+        """What this server did that a row of the §deviations table may refer to."""
         self.ending = ""
         self.pull: PullResult | None = None
         self.conn = Connection(Role.SERVER, identity=identity)
@@ -256,6 +259,7 @@ class ScriptedServer:
             return "" if conn.state is State.AWAIT_HEADER else "closed after PullMe"
         if self.sink is None:
             self.t.close()
+            self.situations.add(Situation.PULLER_GONE)
             result.detail = "no sink: closed"
             return "closed: the suite has no sink for this push"
         client = Client(conn, self.t, timeout=self.remaining())
@@ -263,11 +267,13 @@ class ScriptedServer:
             report = run_pull(client, self.zfs, self.sink, policy=body.initial_repl_policy)
         except (ProtocolError, OSError) as exc:
             result.detail = f"pull failed: {exc}"
+            self.situations.add(Situation.PULLER_GONE)
             self.t.close()
             return "closed: the suite's pull failed"
         result.detail = report.summary()
         result.received = [(r.local, v.guid) for r in report.results for v in r.received]
         if not report.ok:
+            self.situations.add(Situation.PULLER_GONE)
             self.t.close()
             return f"closed: the suite's pull failed ({report.summary()})"
         result.ok = True
@@ -300,6 +306,8 @@ def error_fault(
 
     def fault(s: ScriptedServer, req: Request) -> str:
         s.respond(ResponseHeader(bytes(16), int(error_id), message, 0))
+        if isinstance(req.body, PullMeRequest):
+            s.situations.add(Situation.PULLME_REFUSED)
         return then
 
     return fault
@@ -374,6 +382,8 @@ def truncated_stream_fault(where: str, stall: float = 0.0) -> Fault:
             )
         )
         out = framing.encode_chunks(half)
+        if where in ("complete", "boundary"):
+            s.situations.add(Situation.STREAM_WITHOUT_TERMINATOR)
         if where == "payload":
             out += framing.chunk_header(4096) + data[len(half) : len(half) + 1000]
         elif where == "length":
@@ -403,6 +413,7 @@ def corrupt_stream_fault(tail: int = 8 * 1024 * 1024) -> Fault:
             )
         )
         payload = b"NOTZFS!!" + bytes(tail)
+        s.situations.add(Situation.STREAM_REFUSED_BY_RECV)
         done = threading.Event()
         failed: list[str] = []
 
@@ -435,6 +446,7 @@ def stall_fault() -> Fault:
     deadline is near. Sets ``s.client_gave_up``."""
 
     def fault(s: ScriptedServer, req: Request) -> str:
+        s.situations.add(Situation.PEER_STALLS)
         s.client_gave_up = False  # type: ignore[attr-defined]
         while time.monotonic() < s.deadline - 0.3:
             try:

@@ -43,7 +43,6 @@ from iut.spec import render_command
 from .setups import fixture_path
 
 Command = Literal["server", "pull", "push"]
-RELAY: Final = Path(__file__).resolve().parent / "relay.py"
 
 
 @dataclass(frozen=True)
@@ -143,11 +142,6 @@ class _ProcessSession(Session):
         return self.info
 
 
-def relay_command(address: str) -> list[str]:
-    """``{connect}``: the standalone relay, started without site packages (fast)."""
-    return [sys.executable, "-I", "-S", str(RELAY), address]
-
-
 def _key(command: Command, setup: StartSpec) -> str:
     return json.dumps([command, setup.fixture, setup.profile, setup.identity], sort_keys=True)
 
@@ -217,7 +211,6 @@ class ProcessTarget(Target):
             profile=setup.profile,
             identity=setup.identity,
             keep=True,
-            bridge=relay_command,
         )
         return _ProcessSession(command, running)
 
@@ -516,7 +509,7 @@ class ForkServerTarget(ProcessTarget):
         connect: list[str] | None = None
         if command != "server":
             listener = ConnectListener(sandbox.dir)
-            connect = relay_command(listener.address)
+            connect = listener.command()
         argv = render_command(
             template, sandbox.placeholders(connect), what=f"{self.spec.origin}: {command}"
         )

@@ -2,9 +2,11 @@
 
 The pull job follows cmd/replication.go of the seed's commit: list the
 remote filesystems, map each through the local mapping (no match: skip),
-visit the mapped local paths top-down (a missing intermediate local dataset
-stops its subtree), and per dataset compute the diff of local (left) and
-remote (right) versions:
+visit the mapped local paths top-down in the original's order (a forest of
+the local paths, each node's children in the order the listing first reached
+them; :func:`walk_order`; a missing intermediate local dataset stops its
+subtree), and per dataset compute the diff of local (left) and remote
+(right) versions:
 
 - no common ancestor: initial transfer of the newest remote *snapshot*,
   ``zfs recv -u``, then ``zfs set readonly=on``;
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bytestreamrpc.constants import INITIAL_REPL_POLICY_ALL, INITIAL_REPL_POLICY_MOST_RECENT
@@ -204,6 +207,24 @@ def _sync_one(
     return res
 
 
+Components = tuple[str, ...]
+
+
+def walk_order(paths: Iterable[Components]) -> list[Components]:
+    """``paths`` top-down as the original's dataset-path forest walks them (§job.pull).
+
+    Parents before children; the roots, and each node's children, in the order the paths
+    first reached them (not sorted): a listing ``b, a/x, a`` is visited ``b, a, a/x``. A
+    path given twice is visited once, where it first appeared.
+    """
+    rank: dict[Components, int] = {}  # every node (fill-ins too): its place among siblings
+    unique = list(dict.fromkeys(paths))
+    for comps in unique:
+        for i in range(1, len(comps) + 1):
+            rank.setdefault(comps[:i], len(rank))
+    return sorted(unique, key=lambda c: tuple(rank[c[:i]] for i in range(1, len(c) + 1)))
+
+
 def run_pull(
     remote: RPCRequester,
     zfs: FakeZfs,
@@ -235,7 +256,7 @@ def run_pull(
         targets[lpath.components] = rpath
     failed_roots: list[tuple[str, ...]] = []
     lost: str | None = None
-    for comps in sorted(targets):
+    for comps in walk_order(targets):
         rpath = targets[comps]
         local = "/".join(comps)
         blocked = next((f for f in failed_roots if comps[: len(f)] == f), None)

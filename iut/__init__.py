@@ -3,9 +3,10 @@
 The contract (docs/CONFORMANCE.md, "The implementation-under-test contract"): an
 implementation is a TOML description (:mod:`iut.spec`) whose ``server`` command serves one
 connection on its stdin/stdout and whose optional ``pull`` / ``push`` commands reach a server
-through ``{connect}`` (:mod:`iut.connect`). Every process gets a fresh sandbox
-(:mod:`iut.sandbox`): its own fake ZFS state built from the case's fixture, a ``zfs`` command
-that is ``fake-zfs`` first on ``PATH``, and the profile JSON in
+through ``{connect}`` (:mod:`iut.connect`, the ssh-faithful :mod:`iut.relay`). Every
+process gets a fresh sandbox (:mod:`iut.sandbox`): its own fake ZFS state built from the
+case's fixture, a ``zfs`` command that is ``fake-zfs`` first on ``PATH``, and the profile
+JSON in
 ``ZREPL_CONFORMANCE_PROFILE``. :mod:`iut.process` starts the process, hands out its stdio as
 a transport, captures stderr, enforces a timeout on the whole process group, and reports exit
 code 89 as *unimplemented*. :mod:`iut.launcher` puts these together in one call.
@@ -17,6 +18,7 @@ on :mod:`bytestreamrpc` (for transports) and the ``fake-zfs`` command.
 
 from .connect import ConnectListener, connect_command
 from .launcher import DEFAULT_TIMEOUT, Running, start_client, start_server
+from .preflight import preflight
 from .process import UNIMPLEMENTED_EXIT, ExitStatus, IUTProcess, ProcessTransport, launch
 from .sandbox import BUILTIN_FIXTURE, PROFILE_ENV, STATE_ENV, FixtureCache, IUTError, Sandbox
 from .spec import (
@@ -47,6 +49,7 @@ __all__ = [
     "connect_command",
     "launch",
     "load_spec",
+    "preflight",
     "reference_spec",
     "render_command",
     "spec_from_server_cmd",

@@ -3,37 +3,38 @@
 A ``pull`` or ``push`` command reaches its server the way the original did, through a
 command (``ssh host`` with a forced ``stdinserver``). When the suite plays the server, it
 listens on a Unix socket in the sandbox (:class:`ConnectListener`) and gives the
-implementation ``python .../iut/connect.py unix:PATH`` as ``{connect}``: this module's
-:func:`main` copies its stdin to the socket and the socket to its stdout, half-closing like a
-pipe (stdin EOF shuts down the socket's write side; the peer closing ends the command).
+implementation ``python -I -S .../iut/relay.py unix:PATH`` as ``{connect}``
+(:func:`connect_command`): :mod:`iut.relay` copies both ways and ends the way ``ssh`` does.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import sys
-import threading
-from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Final
 
 from bytestreamrpc.errors import PeerTimeout
-from bytestreamrpc.transport import SocketTransport, parse_address
+from bytestreamrpc.transport import SocketTransport
 
-__all__ = ["ConnectListener", "connect_command", "main"]
+__all__ = ["RELAY", "ConnectListener", "connect_command"]
 
 _BLOCK = 256 * 1024
+
+
+RELAY: Final = Path(__file__).resolve().parent / "relay.py"
 
 
 def connect_command(address: str) -> list[str]:
     """The ``{connect}`` argv reaching ``address`` (``unix:PATH`` or ``tcp://HOST:PORT``).
 
-    This file is run as a script (not ``-m iut.connect``) so the command works from any
-    working directory whether or not this package is installed.
+    The relay is run as a file without site packages (``-I -S``): it needs only the standard
+    library, starts fastest that way, and works from any working directory whether or not
+    this package is installed.
     """
-    return [sys.executable, str(Path(__file__).resolve()), address]
+    return [sys.executable, "-I", "-S", str(RELAY), address]
 
 
 class ConnectListener:
@@ -77,54 +78,3 @@ class ConnectListener:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _upstream(sock: socket.socket) -> None:
-    """stdin → socket; EOF on stdin half-closes the socket."""
-    try:
-        while True:
-            data = os.read(0, _BLOCK)
-            if not data:
-                break
-            sock.sendall(data)
-    except OSError:
-        pass
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_WR)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        print("usage: python -m iut.connect unix:PATH|tcp://HOST:PORT", file=sys.stderr)
-        return 2
-    try:
-        family, addr = parse_address(args[0])
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.connect(addr)
-    except (OSError, ValueError) as exc:
-        print(f"iut.connect: cannot connect to {args[0]}: {exc}", file=sys.stderr)
-        return 1
-    upstream = threading.Thread(target=_upstream, args=(sock,), daemon=True)
-    upstream.start()
-    try:
-        while True:
-            data = sock.recv(_BLOCK)
-            if not data:
-                break
-            view = memoryview(data)
-            while view:
-                view = view[os.write(1, view) :]
-    except OSError:
-        pass
-    with contextlib.suppress(OSError):
-        os.close(1)
-    # What the command already wrote still goes to the socket, as through a pipe: it ends
-    # at the command's end of output (or a dead socket), never with this process.
-    upstream.join()
-    sock.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,7 +9,7 @@ group, stderr file) and return a :class:`Running` that owns all of them, so call
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Literal
 
@@ -114,21 +114,19 @@ def start_client(
     profile: Mapping[str, object] | None = None,
     identity: str | None = None,
     keep: bool = False,
-    bridge: Callable[[str], list[str]] = connect_command,
 ) -> Running:
     """Start ``spec.pull`` / ``spec.push`` with ``{connect}`` leading back to us.
 
-    The caller then :meth:`Running.accept`-s the connection and plays the server on it.
-    ``bridge`` builds the ``{connect}`` argv for the listener's address (the conformance
-    suite and the fuzzer pass their faster stdlib-only relay). A client that cannot be
-    started leaves no sandbox behind, even with ``keep``.
+    The caller then :meth:`Running.accept`-s the connection and plays the server on it;
+    ``{connect}`` is :func:`~iut.connect.connect_command` (the ssh-faithful relay). A client
+    that cannot be started leaves no sandbox behind, even with ``keep``.
     """
     template = spec.command(role)
     sandbox = Sandbox(cache, fixture=fixture, profile=profile, identity=identity, keep=keep)
     listener: ConnectListener | None = None
     try:
         listener = ConnectListener(sandbox.dir)
-        connect = bridge(listener.address)
+        connect = connect_command(listener.address)
         values = sandbox.placeholders(connect)
         argv = render_command(template, values, what=f"{spec.origin}: {role}")
         env = sandbox.environment(spec.env, connect=connect)

@@ -1,8 +1,9 @@
 """The TOML description of an implementation under test, and command templates.
 
 A description names up to three commands (``server`` required, ``pull`` and ``push``
-optional), extra ``env``, per-case ``exclude`` / ``expect_fail`` tables (case id → reason),
-an optional ``timeout`` in seconds and an optional ``name``::
+optional), an optional ``check`` command run once before anything else, extra ``env``,
+per-case ``exclude`` / ``expect_fail`` tables (case id → reason), an optional ``timeout`` in
+seconds and an optional ``name``::
 
     name = "my-port"
     server = "my-zrepl stdinserver --identity {identity} --config {profile}"
@@ -20,7 +21,9 @@ spaces never splits an argument: ``{identity}``, ``{profile}`` (the profile JSON
 server). An argument that is exactly ``{connect}`` becomes that command's several arguments;
 ``{connect}`` inside a longer argument becomes the command line quoted for a shell. Only
 ``{name}`` is a placeholder: any other brace is literal, so a JSON mapping can be written into a
-command as is. Unknown placeholders and typos in keys are errors at load time,
+command as is. In a description *file*, ``{here}`` is the file's own directory, substituted
+when the file is read (so a description can ship beside its wrapper scripts). Unknown
+placeholders and typos in keys are errors at load time,
 reported with the file and the key, because a silently ignored key is a case that silently
 tests the wrong thing.
 """
@@ -55,7 +58,9 @@ PLACEHOLDERS: Final = ("identity", "profile", "state", "connect")
 """Every placeholder a command may use."""
 
 _COMMAND_KEYS: Final = ("server", "pull", "push")
-_KNOWN_KEYS: Final = frozenset({*_COMMAND_KEYS, "name", "env", "exclude", "expect_fail", "timeout"})
+_KNOWN_KEYS: Final = frozenset(
+    {*_COMMAND_KEYS, "check", "name", "env", "exclude", "expect_fail", "timeout"}
+)
 
 _REFCLIENT: Final = str(Path(__file__).resolve().with_name("refclient.py"))
 
@@ -111,6 +116,9 @@ class IUTSpec:
     name: str = "iut"
     origin: str = "<memory>"
     """Where the description came from (a file path, ``--server-cmd`` or ``reference``)."""
+    check: tuple[str, ...] | None = None
+    """Run once before anything else (:func:`iut.preflight.preflight`); a non-zero exit
+    means the implementation cannot start. No placeholders but ``{here}``."""
 
     @property
     def is_reference(self) -> bool:
@@ -234,6 +242,12 @@ def spec_from_mapping(data: Mapping[str, object], origin: str) -> IUTSpec:
         for key in _COMMAND_KEYS
         if key in data
     }
+    check = None
+    if "check" in data:
+        check = parse_command(data["check"], f"{origin}: key 'check'")
+        used = [a for a in check if _PLACEHOLDER.search(a)]
+        if used:
+            raise SpecError(f"{origin}: key 'check': no placeholders here ({used[0]!r})")
     env = _string_table(data.get("env", {}), f"{origin}: key 'env'")
     for k, v in env.items():
         if not k or "=" in k or "\0" in k:
@@ -262,6 +276,7 @@ def spec_from_mapping(data: Mapping[str, object], origin: str) -> IUTSpec:
         timeout=timeout,
         name=name,
         origin=origin,
+        check=check,
     )
 
 
@@ -278,7 +293,35 @@ def load_spec(path: str | Path) -> IUTSpec:
         raise SpecError(f"{p}: not UTF-8: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{p}: invalid TOML: {exc}") from None
-    return spec_from_mapping(data, str(p))
+    return spec_from_mapping(_with_here(data, p.resolve().parent), str(p))
+
+
+_HERE: Final = re.compile(r"(?<!\{)\{here\}(?!\})")
+
+
+def _with_here(data: dict[str, object], here: Path) -> dict[str, object]:
+    """``{here}`` in the commands and ``env`` of a description file: the file's directory.
+
+    Substituted when the file is read, so a description can ship beside its scripts and
+    still be used from anywhere (commands run in each case's own directory). In a command
+    string the path is shell-quoted before the string is split.
+    """
+
+    def sub(value: object, quote: bool) -> object:
+        if isinstance(value, str):
+            return _HERE.sub(lambda _m: shlex.quote(str(here)) if quote else str(here), value)
+        if isinstance(value, list):
+            return [sub(v, False) for v in value]
+        return value
+
+    out = dict(data)
+    for key in (*_COMMAND_KEYS, "check"):
+        if key in out:
+            out[key] = sub(out[key], True)
+    env = out.get("env")
+    if isinstance(env, dict):
+        out["env"] = {k: sub(v, False) for k, v in env.items()}
+    return out
 
 
 def spec_from_server_cmd(cmd: str) -> IUTSpec:

@@ -3,7 +3,10 @@
 ``recordings/golden/NAME.jsonl`` is the transcript of scenario ``NAME`` played against our
 reference server (started through :mod:`iut`, like any implementation). ``check`` replays
 every file's client side to a server and compares (``bytes`` level by default: the corpus is
-byte-exact); ``update`` re-records. A golden file no scenario produces, or a scenario without
+byte-exact, except for the chunk boundaries of send streams, which only ``exact`` compares);
+a difference that docs/PROTOCOL.md §deviations documents as the original's behaviour is a
+known deviation, not a failure (:mod:`recordings.explain`; ``strict``: unless unsafe).
+``update`` re-records. A golden file no scenario produces, or a scenario without
 a golden file, is a problem both commands report (``update --prune`` deletes orphans).
 """
 
@@ -157,6 +160,7 @@ class GoldenResult:
         assert self.result is not None
         verdict = {
             "pass": "ok",
+            "deviation": "INFO",
             "mismatch": "FAIL",
             "error": "ERROR",
             "unimplemented": "UNIMPLEMENTED",
@@ -207,6 +211,7 @@ def check(
     level: Level = Level.BYTES,
     ignore: Sequence[str] = (),
     timeout: float | None = None,
+    strict: bool = False,
     workers: int | None = None,
     directory: Path = GOLDEN_DIR,
     scenarios: Sequence[Scenario] = SCENARIOS,
@@ -245,10 +250,11 @@ def check(
             transcript = read_transcript(path)
             runs = repeat(
                 lambda: replay_server(
-                    transcript, spec, cache, level=level, ignore=ignore, timeout=timeout
+                    transcript, spec, cache, level=level, ignore=ignore, timeout=timeout,
+                    strict=strict,
                 ),
                 times,
-            )
+            )  # fmt: skip
             res.runs, res.result = runs, runs.example
             if runs.outcome == "unstable" and keep is not None:
                 runs.keep(keep, sc.name, str(path))

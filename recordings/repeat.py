@@ -7,7 +7,9 @@ time against a freshly started implementation, and group the runs by what they f
 same verdict at the same record for the same reason (the detail, e.g. the value a field
 had, may differ). One group is a stable verdict (``5/5 identical``, or a mismatch in every
 run); more than one is **UNSTABLE**, and the runs that differed from the recording are kept
-as transcripts so they can be compared with each other.
+as transcripts so they can be compared with each other. A known deviation
+(:mod:`recordings.explain`) passes, but it is a finding like any other: the same one in every
+run is a stable ``deviation``, a known deviation in some runs and none in others is UNSTABLE.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ __all__ = ["RepeatOutcome", "RepeatResult", "repeat"]
 RepeatOutcome = Outcome | Literal["unstable"]
 
 RunKey = tuple[str, int, str, str]
-"""What makes two runs' findings the same: outcome, record number, direction, what."""
+"""What makes two runs' findings the same: outcome, record number, direction, what (for a
+known deviation, with its §section)."""
 
 
 def run_key(result: ReplayResult) -> RunKey:
     """The finding of one run, without its detail (which may vary in a stable mismatch)."""
     m = result.mismatch
+    if result.outcome == "deviation" and m is not None and result.deviation is not None:
+        return ("deviation", m.index, m.direction or "", f"{m.what}, {result.deviation.section}")
     if result.outcome == "mismatch" and m is not None:
         return ("mismatch", m.index, m.direction or "", m.what)
     return (result.outcome, 0, "", "")
@@ -65,12 +70,15 @@ class RepeatResult:
 
     @property
     def example(self) -> ReplayResult:
-        """The run to show: the first that differed from the recording, else the first."""
-        return next((r for r in self.runs if not r.ok), self.runs[0])
+        """The run to show: the first that failed, else the first that differed from the
+        recording (a known deviation), else the first."""
+        failed = (r for r in self.runs if not r.ok)
+        return next(failed, next((r for _, r in self.differing()), self.runs[0]))
 
     def differing(self) -> list[tuple[int, ReplayResult]]:
-        """``(run number, result)`` of the runs that did not pass."""
-        return [(n, r) for n, r in enumerate(self.runs, start=1) if not r.ok]
+        """``(run number, result)`` of the runs that differed from the recording (known
+        deviations included: they pass, but did not see what was recorded)."""
+        return [(n, r) for n, r in enumerate(self.runs, start=1) if r.outcome != "pass"]
 
     def count_lines(self) -> list[str]:
         """One line per distinct finding: which record differed in how many runs."""
@@ -84,9 +92,10 @@ class RepeatResult:
             example = self.runs[runs[0] - 1]
             if outcome == "pass":
                 out.append(f"identical in {which}")
-            elif outcome == "mismatch":
+            elif outcome in ("mismatch", "deviation"):
                 where = f"record {index}" + (f" {direction}" if direction else "")
-                out.append(f"{where} ({what}) differed in {which}")
+                known = "a known deviation" if outcome == "deviation" else "differed"
+                out.append(f"{where} ({what}) {known} in {which}")
             elif outcome == "unimplemented":
                 out.append(f"unimplemented (exit 89) in {which}")
             elif outcome == "error":
@@ -108,8 +117,10 @@ class RepeatResult:
         if outcome != "unstable":
             return f"{self.example.summary(source)}\n{source}: {counts}"
         lines = [f"{source}: UNSTABLE: {counts}"]
-        for n, first in self.differing()[:1]:
-            lines.append(f"run {n}: " + first.summary(source))
+        example = self.example
+        if example.outcome != "pass":
+            n = next(n for n, r in enumerate(self.runs, start=1) if r is example)
+            lines.append(f"run {n}: " + example.summary(source))
         lines += [f"kept: {p}" for p in self.kept]
         return "\n".join(lines)
 

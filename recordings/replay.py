@@ -24,6 +24,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from bytestreamrpc.deviations import Deviation
 from bytestreamrpc.errors import ConnectionClosed, PeerTimeout
 from bytestreamrpc.transport import Transport
 from iut import (
@@ -40,6 +41,7 @@ from iut.spec import parse_command
 from .classify import GO_REQUEST_HEADER, Recorder
 from .compare import Level, Mismatch, compare_streams, make_mismatch
 from .digest import DEFAULT_DIGEST, Digest
+from .explain import explain_client_mismatch, explain_server_mismatch
 from .format import (
     C2S,
     S2C,
@@ -52,7 +54,7 @@ from .format import (
     other,
     wire_bytes,
 )
-from .outcome import ClientOutcome, compare_outcomes, outcome_of_record, read_state
+from .outcome import ClientOutcome, State, compare_outcomes, outcome_of_record, read_state
 
 __all__ = [
     "DEFAULT_REPLAY_TIMEOUT",
@@ -67,7 +69,9 @@ DEFAULT_REPLAY_TIMEOUT = 10.0
 """Seconds to wait for each expected record before calling it missing."""
 _READ = 1 << 20
 
-Outcome = Literal["pass", "mismatch", "unimplemented", "error"]
+Outcome = Literal["pass", "deviation", "mismatch", "unimplemented", "error"]
+"""``deviation``: the one difference is a behaviour of the original that docs/PROTOCOL.md
+§deviations lists (:mod:`recordings.explain`); it passes (unless unsafe, under ``strict``)."""
 
 
 @dataclass
@@ -85,6 +89,12 @@ class ReplayResult:
     stderr: str = ""
     digest: Digest = DEFAULT_DIGEST
     """The digest :attr:`actual` stores (the replayed transcript's)."""
+    client: ClientOutcome | None = None
+    """Client replays: the client's exit status and fake ZFS datasets afterwards."""
+    deviation: Deviation | None = None
+    """The §deviations row that explains ``mismatch``."""
+    strict: bool = False
+    """An unsafe ``deviation`` counts as a mismatch (``--strict``)."""
 
     @property
     def outcome(self) -> Outcome:
@@ -92,11 +102,15 @@ class ReplayResult:
             return "unimplemented"
         if self.error is not None:
             return "error"
-        return "mismatch" if self.mismatch is not None else "pass"
+        if self.mismatch is None:
+            return "pass"
+        if self.deviation is not None and not (self.strict and self.deviation.unsafe):
+            return "deviation"
+        return "mismatch"
 
     @property
     def ok(self) -> bool:
-        return self.outcome == "pass"
+        return self.outcome in ("pass", "deviation")
 
     def transcript(self, header: Header) -> Transcript:
         """The replay itself as a transcript (for wire logs), under ``header`` with the digest
@@ -108,9 +122,16 @@ class ReplayResult:
             return f"{source}: UNIMPLEMENTED (the implementation exited 89)"
         if self.error is not None:
             return f"{source}: cannot replay: {self.error}"
-        if self.mismatch is not None:
+        if self.mismatch is None:
+            return f"{source}: ok ({self.compared} records compared)"
+        if self.deviation is None:
             return self.mismatch.report(source)
-        return f"{source}: ok ({self.compared} records compared)"
+        known = self.deviation.describe()
+        if self.outcome == "deviation":
+            head = f"{source}: known deviation, {known}"
+        else:
+            head = f"{source}: unsafe deviation (a failure under --strict), {known}"
+        return head + "\nthe comparison said: " + self.mismatch.report(source)
 
 
 class _Peer:
@@ -138,6 +159,119 @@ class _Peer:
         return self.queue.popleft()
 
 
+class _Replay:
+    """One walk over a transcript: plays one side, reads and compares the other."""
+
+    def __init__(self, transport: Transport, play: Direction, level: Level,
+                 ignore: Collection[str], timeout: float, digest: Digest) -> None:  # fmt: skip
+        self.transport = transport
+        self.play = play
+        self.level = level
+        self.ignore = ignore
+        self.timeout = timeout
+        self.rec = Recorder(full=(play,), digest=digest)
+        self.peer = _Peer(transport, self.rec, other(play), timeout)
+        self.result = ReplayResult(actual=self.rec.records, digest=digest)
+        self.writable = True
+
+    def write(self, index: int, exp: StreamRecord) -> bool:
+        """Send a played-side record as recorded; ``False``: it cannot be rebuilt."""
+        try:
+            data = wire_bytes(exp)
+        except ValueError as exc:
+            self.result.error = f"record {index} (line {exp.line}): {exc}"
+            return False
+        if self.writable:
+            try:
+                self.transport.write(data, self.timeout)
+            except (ConnectionClosed, PeerTimeout, OSError):
+                self.writable = False  # the peer is gone; what it said is compared next
+                return True
+            saved = self.rec.crafted
+            self.rec.crafted = exp.crafted
+            self.rec.feed(self.play, data)
+            self.rec.crafted = saved
+            self.result.played += 1
+        return True
+
+    def close_write(self) -> None:
+        close_write = getattr(self.transport, "close_write", None)
+        if callable(close_write):
+            close_write()
+        self.rec.eof(self.play)
+
+    def mismatch(self, exp: Record | None, act: Record | None, index: int, what: str,
+                 detail: str) -> None:  # fmt: skip
+        self.result.mismatch = make_mismatch(exp, act, index, self.level, what, detail, self.ignore)
+
+    def expect_eof(self, index: int, exp: EventRecord) -> bool:
+        act = self.peer.next()
+        if act is None:
+            self.mismatch(exp, None, index, "connection not closed",
+                          f"expected the peer to close its side, it stayed open for "
+                          f"{self.timeout:g} s")  # fmt: skip
+            return False
+        if isinstance(act, StreamRecord):
+            self.mismatch(exp, act, index, "extra message",
+                          f"expected end of file, got {act.describe()}")  # fmt: skip
+            return False
+        self.result.compared += 1
+        return True
+
+    def expect_stream(self, index: int, exp: StreamRecord) -> bool:
+        act = self.peer.next()
+        if not isinstance(act, StreamRecord):
+            why = (
+                f"the peer sent nothing within {self.timeout:g} s"
+                if act is None
+                else "the peer closed the connection"
+            )
+            self.mismatch(exp, act, index, "missing message", f"expected {exp.describe()}; {why}")
+            return False
+        diff = compare_streams(exp, act, self.level, self.ignore)
+        if diff is not None:
+            self.mismatch(exp, act, index, *diff)
+            return False
+        self.result.compared += 1
+        return True
+
+    def walk(self, records: list[Record]) -> int:
+        """Replay and compare until the first difference; the number of records done."""
+        for index, exp in enumerate(records, start=1):
+            if isinstance(exp, EventRecord):
+                if exp.event != "eof":
+                    continue
+                if exp.dir == self.play:
+                    self.close_write()
+                elif not self.expect_eof(index, exp):
+                    return index
+            elif exp.dir == self.play:
+                if not self.write(index, exp):
+                    return index
+            elif not self.expect_stream(index, exp):
+                return index
+        return len(records)
+
+    def settle(self, rest: list[Record]) -> None:
+        """After a difference: play the rest as recorded and collect what the peer says
+        (uncompared), until it closes or goes quiet, so the §deviations table sees it all."""
+        quiet = False
+        for exp in rest:
+            if isinstance(exp, EventRecord):
+                if exp.event == "eof" and exp.dir == self.play:
+                    self.close_write()
+                elif exp.event == "eof" and not quiet:
+                    quiet = self.peer.next() is None
+            elif exp.dir == self.play:
+                if not self.write(0, exp):
+                    self.result.error = None  # not needed for a verdict already reached
+                    break
+            elif not quiet:
+                quiet = self.peer.next() is None
+        while not quiet and not self.rec.is_closed(self.peer.d):
+            quiet = self.peer.next() is None
+
+
 def replay(
     transcript: Transcript,
     transport: Transport,
@@ -146,77 +280,20 @@ def replay(
     level: Level = Level.MESSAGES,
     ignore: Collection[str] = (),
     timeout: float = DEFAULT_REPLAY_TIMEOUT,
+    settle: bool = False,
 ) -> ReplayResult:
-    """Play the ``play`` side of ``transcript`` over ``transport``; compare the other side."""
-    compared = other(play)
-    digest = transcript.header.digest
-    rec = Recorder(full=(play,), digest=digest)
-    peer = _Peer(transport, rec, compared, timeout)
-    result = ReplayResult(actual=rec.records, digest=digest)
-    writable = True
-    for index, exp in enumerate(transcript.records, start=1):
-        if isinstance(exp, EventRecord):
-            if exp.event != "eof":
-                continue
-            if exp.dir == play:
-                close_write = getattr(transport, "close_write", None)
-                if callable(close_write):
-                    close_write()
-                rec.eof(play)
-                continue
-            act = peer.next()
-            if act is None:
-                result.mismatch = make_mismatch(
-                    exp, None, index, level, "connection not closed",
-                    f"expected the peer to close its side, it stayed open for {timeout:g} s",
-                    ignore,
-                )  # fmt: skip
-                return result
-            if isinstance(act, StreamRecord):
-                result.mismatch = make_mismatch(
-                    exp, act, index, level, "extra message",
-                    f"expected end of file, got {act.describe()}", ignore,
-                )  # fmt: skip
-                return result
-            result.compared += 1
-            continue
-        if exp.dir == play:
-            try:
-                data = wire_bytes(exp)
-            except ValueError as exc:
-                result.error = f"record {index} (line {exp.line}): {exc}"
-                return result
-            if writable:
-                try:
-                    transport.write(data, timeout)
-                except (ConnectionClosed, PeerTimeout, OSError):
-                    writable = False  # the peer is gone; what it said is compared next
-                    continue
-                saved = rec.crafted
-                rec.crafted = exp.crafted
-                rec.feed(play, data)
-                rec.crafted = saved
-                result.played += 1
-            continue
-        act = peer.next()
-        if not isinstance(act, StreamRecord):
-            why = (
-                f"the peer sent nothing within {timeout:g} s"
-                if act is None
-                else "the peer closed the connection"
-            )
-            result.mismatch = make_mismatch(
-                exp, act, index, level, "missing message", f"expected {exp.describe()}; {why}",
-                ignore,
-            )  # fmt: skip
-            return result
-        diff = compare_streams(exp, act, level, ignore)
-        if diff is not None:
-            what, detail = diff
-            result.mismatch = make_mismatch(exp, act, index, level, what, detail, ignore)
-            return result
-        result.compared += 1
-    return result
+    """Play the ``play`` side of ``transcript`` over ``transport``; compare the other side
+    (hashing what arrives with the digest the transcript's header names).
+
+    ``settle``: after a difference, carry on playing and collect the rest of what the peer
+    says (``result.actual``), for :mod:`recordings.explain`.
+    """
+    r = _Replay(transport, play, level, ignore, timeout, transcript.header.digest)
+    records = list(transcript.records)
+    done = r.walk(records)
+    if settle and r.result.mismatch is not None and r.result.error is None:
+        r.settle(records[done:])
+    return r.result
 
 
 def _finish(running: Running, result: ReplayResult, grace: float) -> ReplayResult:
@@ -225,36 +302,58 @@ def _finish(running: Running, result: ReplayResult, grace: float) -> ReplayResul
     return result
 
 
+def _client_outcome(running: Running, status: ExitStatus | None) -> ClientOutcome | None:
+    """The client's exit status and datasets (none if it was killed or never ran)."""
+    if status is None:
+        return None
+    state = read_state(running.sandbox.state) if status.kind in ("ok", "failed") else {}
+    return ClientOutcome(status, state)
+
+
+def _recorded_outcome(transcript: Transcript) -> tuple[int, EventRecord] | None:
+    """The transcript's last ``outcome`` event with its record number, if any."""
+    found = [
+        (i, r)
+        for i, r in enumerate(transcript.records, start=1)
+        if isinstance(r, EventRecord) and r.event == "outcome"
+    ]
+    return found[-1] if found else None
+
+
 def _check_outcome(
-    transcript: Transcript, running: Running, result: ReplayResult, level: Level
+    transcript: Transcript, actual: ClientOutcome | None, result: ReplayResult, level: Level
 ) -> None:
     """After a clean wire replay: the client's exit status and datasets as recorded.
 
-    Only transcripts with an ``outcome`` event (client-role fuzz findings) are checked;
-    the client's sandbox is removed afterwards either way.
+    Only transcripts with an ``outcome`` event (client-role fuzz findings) are checked.
     """
-    try:
-        recorded = [
-            (i, r)
-            for i, r in enumerate(transcript.records, start=1)
-            if isinstance(r, EventRecord) and r.event == "outcome"
-        ]
-        status = result.status
-        if not recorded or status is None or result.outcome != "pass":
-            return
-        index, rec = recorded[-1]
-        expected = outcome_of_record(rec)
-        state = read_state(running.sandbox.state) if status.kind in ("ok", "failed") else {}
-        diff = compare_outcomes(expected, ClientOutcome(status, state))
-        result.compared += 1
-        if diff is not None:
-            what, detail, text = diff
-            result.mismatch = Mismatch(
-                index, rec.line, None, level, f"client outcome: {what}", detail, text
-            )
-    finally:
-        running.sandbox.keep = False
-        running.sandbox.close()
+    recorded = _recorded_outcome(transcript)
+    if recorded is None or actual is None or result.outcome != "pass":
+        return
+    index, rec = recorded
+    diff = compare_outcomes(outcome_of_record(rec), actual)
+    result.compared += 1
+    if diff is not None:
+        what, detail, text = diff
+        result.mismatch = Mismatch(
+            index, rec.line, None, level, f"client outcome: {what}", detail, text
+        )
+
+
+def _explain_client(
+    transcript: Transcript, actual: ClientOutcome | None, result: ReplayResult, before: State
+) -> None:
+    """A client replay's difference that a §deviations client row explains."""
+    if result.mismatch is None:
+        return
+    recorded = _recorded_outcome(transcript)
+    result.deviation = explain_client_mismatch(
+        transcript.records,
+        result.actual,
+        expected=None if recorded is None else outcome_of_record(recorded[1]),
+        actual=actual,
+        before=before,
+    )
 
 
 def replay_server(
@@ -268,8 +367,13 @@ def replay_server(
     fixture: str | None = None,
     profile: Mapping[str, object] | None = None,
     identity: str | None = None,
+    strict: bool = False,
 ) -> ReplayResult:
-    """Start ``spec.server`` as the header says and replay the recorded client side to it."""
+    """Start ``spec.server`` as the header says and replay the recorded client side to it.
+
+    A difference that a §deviations row explains is outcome ``deviation`` (``strict``: an
+    unsafe one stays a ``mismatch``); :mod:`recordings.explain`.
+    """
     h = transcript.header
     running = start_server(
         spec,
@@ -281,10 +385,15 @@ def replay_server(
     wait = timeout if timeout is not None else running.timeout
     try:
         result = replay(transcript, running.transport, play=C2S, level=level, ignore=ignore,
-                        timeout=wait)  # fmt: skip
+                        timeout=wait, settle=True)  # fmt: skip
     except BaseException:
         running.close(timeout=0)
         raise
+    result.strict = strict
+    if result.mismatch is not None:
+        result.deviation = explain_server_mismatch(
+            transcript.records, result.actual, result.mismatch
+        )
     return _finish(running, result, wait)
 
 
@@ -321,12 +430,15 @@ def replay_client(
     fixture: str | None = None,
     profile: Mapping[str, object] | None = None,
     identity: str | None = None,
+    strict: bool = False,
 ) -> ReplayResult:
     """Start the implementation's client and replay the recorded server side to it.
 
     With a ``pull``/``push`` command (``role``, default: what the transcript shows) the
     client reaches us through ``{connect}``; a description with neither (``--client-cmd``
-    without ``{connect}``) is run with its stdio as the connection.
+    without ``{connect}``) is run with its stdio as the connection. A difference that a
+    §deviations client row explains with what the transcript says about the recorded server
+    is outcome ``deviation`` (``strict``: an unsafe one stays a ``mismatch``).
     """
     h = transcript.header
     job = role or recorded_job(transcript)
@@ -348,7 +460,7 @@ def replay_client(
         try:
             transport = running.transport if stdio else running.accept(wait)
         except PeerTimeout as exc:
-            result = ReplayResult(error=f"the client never connected: {exc}")
+            result = ReplayResult(error=f"the client never connected: {exc}", digest=h.digest)
             return _finish(running, result, 0)
         try:
             result = replay(transcript, transport, play=S2C, level=level, ignore=ignore,
@@ -361,7 +473,12 @@ def replay_client(
                 with contextlib.suppress(OSError):
                     transport.close()
         _finish(running, result, wait)
-        _check_outcome(transcript, running, result, level)
+        actual = result.client = _client_outcome(running, result.status)
+        _check_outcome(transcript, actual, result, level)
+        result.strict = strict
+        _explain_client(
+            transcript, actual, result, read_state(cache.master_state(fixture or h.fixture))
+        )
         return result
     finally:
         running.sandbox.keep = False

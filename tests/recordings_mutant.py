@@ -11,7 +11,11 @@ else is passed through as it was. Modes:
   ``messages``, not at ``semantic`` (error texts are free);
 * ``chunks``  – the stream's payload is split over two chunks: caught only at ``bytes``;
 * ``spacing`` – the JSON is re-encoded with spaces: caught only at ``bytes``;
-* ``extra``   – the stream is sent twice: an extra message, caught at every level.
+* ``extra``   – the stream is sent twice: an extra message, caught at every level;
+* ``error-N`` – a ResponseHeader gets ``ErrorId`` N (the original's answer where §deviations
+  says so, e.g. 3 to a header without its zero chunk; a defect anywhere else);
+* ``crash``   – the server "panics": nothing more from this stream on, its output closed
+  (the original's handler crash of §deviations.handler-crashes, or a defect).
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ def mutate(mode: str, payload: bytes) -> bytes | list[bytes]:
         return json.dumps(value, separators=(", ", ": ")).encode() + b"\n"
     if mode == "message":
         value["Message"] = value.get("Message", "") + " (mutated)"
+    elif mode.startswith("error-"):
+        value["ErrorId"] = int(mode.removeprefix("error-"))
     elif mode == "field":
         assert _bump_first_number(value), "no number to change"
     else:
@@ -93,6 +99,11 @@ def main() -> int:
                 if isinstance(ev, framing.EndOfStream):
                     payload = b"".join(parts)
                     parts = []
+                    if index >= target and mode == "crash":
+                        if index == target:
+                            os.close(1)  # and read on, so the server never blocks
+                        index += 1
+                        continue
                     if index == target:
                         new = mutate(mode, payload)
                         if mode == "extra":
@@ -112,7 +123,8 @@ def main() -> int:
                 break
     except Exception as exc:  # a broken server stream: pass the rest through raw
         print(f"mutant: {exc}", file=sys.stderr)
-    os.close(1)
+    with contextlib.suppress(OSError):
+        os.close(1)
     return proc.wait()
 
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -167,3 +170,57 @@ def test_the_plugin_runs_the_catalog_inside_pytest(tmp_path: Path, option: str) 
     assert res.returncode == 0, res.stdout + res.stderr
     assert "9 passed" in res.stdout
     assert "zrepl-conformance summary" in res.stdout and "§server.pv.mismatch" in res.stdout
+
+
+def test_no_case_selected_is_exit_5_not_a_green_run() -> None:
+    proc = _run("--in-process", "-k", "zzzz-no-such-case")
+    assert proc.returncode == 5
+    assert "no case selected by -k 'zzzz-no-such-case'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def _own_processes(marker: str) -> list[str]:
+    """Command lines of live processes that mention ``marker`` (our private temp dir)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if marker in text:
+            found.append(text)
+    return found
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_an_interrupted_run_says_so_marks_its_reports_and_leaves_nothing(
+    tmp_path: Path, sig: int, code: int
+) -> None:
+    private = tmp_path / "tmp"
+    private.mkdir()
+    shm_before = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    j, x = tmp_path / "r.json", tmp_path / "r.xml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zrepl_conformance", "run", "--json", str(j), "--junit", str(x)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**_env(), "TMPDIR": str(private)}, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    progress = ""
+    while progress.count(".") + progress.count("i") < 5:  # a few cases done
+        ch = proc.stdout.read(1)
+        assert ch, "the run ended before it could be interrupted"
+        progress += ch
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, (out[-2000:], err[-2000:])
+    assert "Traceback" not in err
+    assert re.search(r"interrupted: \d+ of 244 cases not run", out), out[-500:]
+    doc = json.loads(j.read_text(encoding="utf-8"))
+    assert doc["interrupted"] is True and doc["not_run"] == 244 - len(doc["cases"]) > 0
+    assert 'name="interrupted" value="true"' in x.read_text(encoding="utf-8")
+    assert list(private.iterdir()) == [], "temporary files left behind"
+    if os.path.isdir("/dev/shm"):
+        assert set(os.listdir("/dev/shm")) <= shm_before, "shared-memory files left behind"
+    time.sleep(0.5)
+    assert _own_processes(str(private)) == [], "processes left behind"

@@ -77,6 +77,17 @@ def test_mutant_gets_the_verdicts_it_deserves(
         family = get(run.first_soft).family
         assert "n" in row[family], f"{name}: {run.first_soft} was NON-STRICT; {stale}"
         return
+    if m.expect == "STRICT":
+        default = lab.run(name, stop_at=frozenset({Verdict.FAIL, Verdict.NON_STRICT}))
+        assert not (default.fails or default.soft), (
+            f"{name} behaves like the original, yet {default.first_fail or default.first_soft} "
+            "was FAIL or NON-STRICT without --strict"
+        )
+        run = lab.run(name, strict=True, stop_at=frozenset({Verdict.FAIL, Verdict.NON_STRICT}))
+        assert not run.fails, f"{name} failed {run.first_fail} (an original behaviour)"
+        assert run.first_soft, f"{name}: --strict did not report the unsafe deviation"
+        assert "n" in row[get(run.first_soft).family], stale
+        return
     run = lab.run(name)
     assert not run.fails, f"{name} (harmless) got FAILs: {dict(run.fails)}"
     seen = {f: run.cell(f) for f in FAMILIES}

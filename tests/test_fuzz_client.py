@@ -32,7 +32,6 @@ from tests.mutants import write_specs
 REPO = Path(__file__).resolve().parents[1]
 MUTANTS = {
     "client-ignores-error-header": "pull",  # a generated error answer; the requests differ
-    "client-no-drain": "pull",  # a generated damaged send stream; the requests differ
     "client-no-ok-to-finished": "push",  # the pusher's answers differ
     "client-push-ignores-failure": "push",  # a generated refusal; only the exit status differs
     "client-force-receive": "pull",  # only the exit status and the datasets differ
@@ -69,6 +68,21 @@ def test_client_role_finds_nothing_against_the_reference_within_the_default_budg
     res = _fuzz("--role", "client", "--seed", "11", findings=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "no disagreement in" in res.stdout and "server scripts" in res.stdout
+    assert not list(tmp_path.glob("*.jsonl"))
+
+
+def test_the_originals_unsafe_no_drain_is_a_known_deviation_not_a_finding(
+    specs: Path, tmp_path: Path
+) -> None:
+    # client-no-drain leaves a refused stream unread and fails the job out of step: what the
+    # original did (§deviations.pull-job, unsafe). Listed and counted; exit 0, nothing saved.
+    res = _fuzz("--iut", str(specs / "client-no-drain.toml"), "--role", "client", "--seed", "7",
+                findings=tmp_path)  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "no unexplained disagreement in" in res.stdout
+    listed = res.stdout.split("known deviations met: 1", 1)[1]
+    assert "§deviations.pull-job:" in listed and "unsafe (a SHOULD under --strict)" in listed
+    assert "STREAM_FAULT" not in listed and "send stream fault" in listed  # the example script
     assert not list(tmp_path.glob("*.jsonl"))
 
 

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from bytestreamrpc import framing, messages
 from bytestreamrpc.constants import RequestType, ResponseType
+from bytestreamrpc.deviations import Situation
 from bytestreamrpc.errors import PeerTimeout
 from bytestreamrpc.messages import DatasetPath, FilesystemVersion, ResponseHeader
-from fuzz.differential.answers import REFUSAL, Answer, apply_plan, render
+from fuzz.differential.answers import REFUSAL, Answer, apply_plan, render, situations_of
 from fuzz.differential.client_runner import (
     ClientRun,
     client_setting,
@@ -32,6 +33,7 @@ from fuzz.differential.script import (
     Cut,
     Job,
     Mutate,
+    Plan,
     Rechunk,
     Refuse,
     Rule,
@@ -341,3 +343,46 @@ def test_the_tap_records_only_the_streams_the_server_read() -> None:
     tap.hang_up()
     rec.stop()
     assert [r.payload for r in rec.records if isinstance(r, StreamRecord)] == [b'{"a":1}']
+
+
+# --------------------------------------------------------------- §deviations situations
+
+_STREAM_ANSWER = Answer(
+    ResponseHeader(bytes(16), 0, "", int(ResponseType.CHUNKED_STREAM)), data=bytes(range(90)) * 4
+)
+
+
+@pytest.mark.parametrize(
+    ("plan", "request_type", "expected"),
+    [
+        (Refuse(5), RequestType.PULL_ME, {Situation.PULLME_REFUSED}),
+        (Refuse(5), RequestType.INITIAL_TRANSFER, set()),
+        (StreamFault("cut-complete"), RequestType.INITIAL_TRANSFER,
+         {Situation.STREAM_WITHOUT_TERMINATOR}),
+        (StreamFault("cut-boundary"), RequestType.INITIAL_TRANSFER,
+         {Situation.STREAM_WITHOUT_TERMINATOR}),
+        (StreamFault("cut-payload", 7), RequestType.INITIAL_TRANSFER, set()),
+        (StreamFault("flip", 3), RequestType.INCREMENTAL_TRANSFER,
+         {Situation.STREAM_REFUSED_BY_RECV}),
+        (Rechunk(50), RequestType.INCREMENTAL_TRANSFER, set()),
+    ],
+)  # fmt: skip
+def test_the_situations_a_plan_sets_up(
+    plan: Plan, request_type: RequestType, expected: set[Situation]
+) -> None:
+    sent, _after = apply_plan(plan, _STREAM_ANSWER, request_type)
+    assert situations_of(plan, _STREAM_ANSWER, request_type, sent) == expected
+
+
+def test_a_cut_at_a_chunk_boundary_of_the_send_stream_is_a_stream_without_terminator() -> None:
+    assert _STREAM_ANSWER.data is not None
+    head = render(Answer(_STREAM_ANSWER.header))
+    data = _STREAM_ANSWER.data
+    chunks = b"".join(framing.chunk_header(60) + data[i : i + 60] for i in (0, 60))
+    rule = RequestType.INITIAL_TRANSFER
+    at_boundary = head + chunks
+    assert situations_of(Cut(len(at_boundary)), _STREAM_ANSWER, rule, at_boundary) == {
+        Situation.STREAM_WITHOUT_TERMINATOR
+    }
+    inside = at_boundary[:-10]
+    assert situations_of(Cut(len(inside)), _STREAM_ANSWER, rule, inside) == set()

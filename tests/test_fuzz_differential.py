@@ -16,6 +16,7 @@ by hand: docs/FUZZING.md, "Results").
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,97 @@ def test_fuzz_reports_an_implementation_that_cannot_start(tmp_path: Path) -> Non
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert res.stderr.strip().count("\n") == 0, res.stderr
+
+
+# --------------------------------------------------------------- known deviations
+
+STAND_IN = '''
+"""The reference server showing the original's failed send (OK(0x20), then a close without
+the zero chunk, where zfs cannot send: §deviations.handler-crashes) and, with "defect", a
+real one: the versions of pool/data newest first."""
+import sys
+
+from bytestreamrpc.errors import HandlerError
+from fakes.reference import ReferenceHandler
+from zrepl_conformance.cli import main
+
+
+class Broken:
+    def read(self, n=-1):
+        raise OSError("zfs send failed")
+
+
+def failing_send(handle):
+    def handler(self, r):
+        try:
+            return handle(self, r)
+        except HandlerError as exc:
+            if str(exc).startswith("zfs exited with error"):
+                return Broken()
+            raise
+    return handler
+
+
+H = ReferenceHandler
+H.handle_initial_transfer_request = failing_send(H.handle_initial_transfer_request)
+H.handle_incremental_transfer_request = failing_send(H.handle_incremental_transfer_request)
+if sys.argv[1] == "defect":
+    versions = H.handle_filesystem_versions_request
+
+    def newest_first(self, r):
+        got = versions(self, r)
+        return got[::-1] if r.filesystem.to_string() == "pool/data" and got else got
+
+    H.handle_filesystem_versions_request = newest_first
+sys.exit(main(["serve", "--stdio", *sys.argv[2:]]))
+'''
+
+
+def _stand_in(tmp_path: Path, mode: str) -> Path:
+    script = tmp_path / "stand_in.py"
+    script.write_text(STAND_IN, encoding="utf-8")
+    server = [
+        sys.executable,
+        str(script),
+        mode,
+        "--identity",
+        "{identity}",
+        "--profile",
+        "{profile}",
+    ]
+    spec = tmp_path / f"{mode}.toml"
+    spec.write_text(
+        f'name = "stand-in-{mode}"\nserver = {json.dumps(server)}\n\n'
+        f"[env]\nPYTHONPATH = {json.dumps(str(REPO))}\n",
+        encoding="utf-8",
+    )
+    return spec
+
+
+def test_fuzzing_goes_on_past_a_known_deviation_to_the_real_defect(tmp_path: Path) -> None:
+    spec = _stand_in(tmp_path, "defect")
+    res = _fuzz("--iut", str(spec), "--role", "server", "--seed", "11", "--shrink-time", "3",
+                findings=tmp_path / "found")  # fmt: skip
+    assert res.returncode == 1, res.stdout + res.stderr
+    known, found = (
+        res.stderr.find("known deviation in trial"),
+        res.stderr.find("disagreement after"),
+    )
+    assert 0 <= known < found, res.stderr  # met first, and the search went on
+    assert "known deviations met: 1" in res.stdout, res.stdout
+    assert "§deviations.handler-crashes:" in res.stdout
+    finding = next(ln for ln in res.stdout.splitlines() if ln.startswith("FINDING:"))
+    assert "[]zfs.FilesystemVersion message" in finding, finding
+    saved = [p.name for p in (tmp_path / "found").glob("*.jsonl")]
+    assert len(saved) == 2, saved  # the real defect's reproducer only
+
+
+def test_only_known_deviations_is_exit_0_and_lists_them(tmp_path: Path) -> None:
+    spec = _stand_in(tmp_path, "faithful")
+    res = _fuzz("--iut", str(spec), "--role", "server", "--examples", "30", "--seed", "11",
+                findings=tmp_path / "found")  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "no unexplained disagreement in" in res.stdout
+    listed = res.stdout.split("known deviations met: 1", 1)[1]
+    assert "§deviations.handler-crashes:" in listed and "first seen in trial" in listed
+    assert not (tmp_path / "found").exists()

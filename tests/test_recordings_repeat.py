@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bytestreamrpc.deviations import TABLE, Deviation
 from iut.spec import REFERENCE_SERVER
 from recordings.compare import Level, Mismatch
 from recordings.format import S2C, StreamRecord, read_transcript
@@ -21,6 +22,8 @@ ALTERNATING = str(HERE / "support" / "alternating.py")
 MUTANT = str(HERE / "recordings_mutant.py")
 CLI = [PY, "-m", "zrepl_conformance"]
 FSV_OK = GOLDEN_DIR / "fsv-ok.jsonl"
+MISSING_TERMINATOR = GOLDEN_DIR / "frame-missing-terminator.jsonl"
+"""Mutant ``error-3`` at stream 0 answers it as the original did (§deviations.truncated-payload)."""
 GUID_STREAM = 2
 """fsv-ok's third server stream is the versions list; mutant ``field`` bumps its first Guid."""
 
@@ -56,6 +59,34 @@ def test_the_same_difference_in_every_run_is_a_stable_mismatch() -> None:
     assert RepeatResult([_mismatch(4, "field Guid", "x")]).summary("t") == (
         _mismatch(4, "field Guid", "x").summary("t")  # one run reads as before
     )
+
+
+def _deviation(index: int, deviation: Deviation, *, strict: bool = False) -> ReplayResult:
+    m = Mismatch(index, index + 1, S2C, Level.BYTES, "missing message", "", "")
+    return ReplayResult(mismatch=m, compared=index - 1, deviation=deviation, strict=strict)
+
+
+def test_a_known_deviation_in_every_run_passes_one_in_some_runs_is_unstable() -> None:
+    row = next(d for d in TABLE if d.role == "server")
+    stable = RepeatResult([_deviation(6, row), _deviation(6, row)])
+    assert stable.outcome == "deviation" and stable.ok
+    assert stable.count_lines() == [
+        f"record 6 s2c (missing message, {row.section}) a known deviation in 2/2 runs"
+    ]
+    assert stable.summary("t").startswith("t: known deviation, the original's behaviour, ")
+    ok = ReplayResult(compared=9)
+    mixed = RepeatResult([ok, _deviation(6, row), ok])
+    assert mixed.outcome == "unstable" and not mixed.ok
+    # the deviating run did not see what was recorded: it is shown and kept
+    assert [n for n, _ in mixed.differing()] == [2] and mixed.example is mixed.runs[1]
+    assert "\nrun 2: t: known deviation, " in mixed.summary("t")
+    # a failing run is shown before a known deviation
+    failing = RepeatResult([_deviation(6, row), _mismatch(7, "field ErrorId", "x")])
+    assert failing.outcome == "unstable" and failing.example is failing.runs[1]
+    assert "\nrun 2: t:8: mismatch at record 7" in failing.summary("t")
+    unsafe = Deviation(row.heading, "server", row.original, True, row.applies)
+    strict = RepeatResult([_deviation(6, unsafe, strict=True)] * 2)
+    assert strict.outcome == "mismatch" and not strict.ok
 
 
 def test_repeat_needs_a_positive_count() -> None:
@@ -132,3 +163,31 @@ def test_repeat_zero_is_a_one_line_usage_error() -> None:
     res = run_cli("replay", str(FSV_OK), "--repeat", "0")
     assert res.returncode == 2
     assert res.stderr.strip() == "zrepl-conformance replay: --repeat must be at least 1"
+
+
+def test_repeated_known_deviations_pass_and_one_that_comes_and_goes_is_unstable(
+    tmp_path: Path,
+) -> None:
+    server = " ".join(REFERENCE_SERVER)
+    res = run_cli(
+        "golden", "check", "frame-missing-terminator", "--repeat", "2", "-n", "1",
+        "--server-cmd", f"{PY} {MUTANT} error-3 0 -- {server}",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "INFO  frame-missing-terminator"
+    assert "§deviations.truncated-payload) a known deviation in 2/2 runs" in res.stdout
+    assert "1 deviation in" in lines[-2]
+    assert lines[-1] == "§deviations met: §deviations.truncated-payload"
+    keep = tmp_path / "kept"
+    flaky = f"{PY} {ALTERNATING} {tmp_path / 'starts'} error-3 0 -- {server}"
+    res = run_cli(
+        "replay", str(MISSING_TERMINATOR), "--server-cmd", flaky, "--repeat", "2",
+        "--keep-runs", str(keep),
+    )  # fmt: skip
+    assert res.returncode == 4, res.stdout + res.stderr
+    first = res.stdout.splitlines()[0]
+    assert first.startswith(f"{MISSING_TERMINATOR}: UNSTABLE: identical in 1/2 runs (run 1); ")
+    assert first.endswith("§deviations.truncated-payload) a known deviation in 1/2 runs (run 2)")
+    assert f"run 2: {MISSING_TERMINATOR}: known deviation, " in res.stdout
+    assert [p.name for p in keep.iterdir()] == ["frame-missing-terminator.run2.jsonl"]

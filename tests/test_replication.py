@@ -21,9 +21,17 @@ from dataclasses import dataclass
 import pytest
 
 from bytestreamrpc.client import Client
+from bytestreamrpc.interfaces import RPCHandler
+from bytestreamrpc.local import LocalRequester
+from bytestreamrpc.messages import (
+    DatasetPath,
+    FilesystemRequest,
+    FilesystemVersion,
+    FilesystemVersionsRequest,
+)
 from bytestreamrpc.server import Server, serve_listener
 from bytestreamrpc.transport import SubprocessTransport, Transport, connect_socket, memory_pair
-from fakes.jobs import JobReport, run_pull, run_push
+from fakes.jobs import JobReport, run_pull, run_push, walk_order
 from fakes.mapping import parse_mapping
 from fakes.profile import Profile, profile_from_obj
 from fakes.reference import Reference
@@ -200,6 +208,39 @@ def test_missing_local_parent_stops_that_subtree() -> None:
         assert "don't know how to create fill-in dataset: backup/zrepl/pool" in lines
         assert "was not replicated" in lines  # children are skipped with a reason
         assert not local.exists("backup/zrepl/pool/data")
+
+
+class ListingAsGiven(LocalRequester):
+    """The reference server's handler, listing ``listing`` and noting what was asked."""
+
+    def __init__(self, handler: RPCHandler, listing: list[str]) -> None:
+        super().__init__(handler)
+        self.listing = [DatasetPath.from_string(p) for p in listing]
+        self.asked: list[str] = []
+
+    def filesystem_request(self, r: FilesystemRequest) -> list[DatasetPath]:
+        return list(self.listing)
+
+    def filesystem_versions_request(self, r: FilesystemVersionsRequest) -> list[FilesystemVersion]:
+        self.asked.append(r.filesystem.to_string())
+        return super().filesystem_versions_request(r)
+
+
+def test_pull_visits_an_unsorted_listing_in_the_originals_order() -> None:
+    # The original's forest walk: parents first, siblings in the order the listing first
+    # reached them (here home before db), not sorted (db before home).
+    with remote_over("memory", SERVER_PROFILE) as remote:
+        handler = Reference(remote.zfs, remote.profile, remote.profile.identity).handler()
+        requester = ListingAsGiven(handler, ["pool/data/home", "pool/data/db", "pool/data"])
+        report = run_pull(requester, _receiver(), parse_mapping(PULL_MAPPING))
+        assert report.ok, report.lines()
+        assert requester.asked == ["pool/data", "pool/data/home", "pool/data/db"]
+        assert [r.remote for r in report.results] == requester.asked
+
+
+def test_walk_order_is_first_appearance_top_down() -> None:
+    paths = [("b",), ("a", "x", "2"), ("a", "y"), ("a", "x", "1"), ("a",), ("b",)]
+    assert walk_order(paths) == [("b",), ("a",), ("a", "x", "2"), ("a", "x", "1"), ("a", "y")]
 
 
 @pytest.mark.parametrize("kind", KINDS)

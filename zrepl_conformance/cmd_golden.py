@@ -2,8 +2,11 @@
 
 ``check`` replays every ``recordings/golden/*.jsonl`` to a server (our reference by default,
 or ``--iut FILE`` / ``--server-cmd CMD``, started exactly as the conformance contract says)
-and fails on any difference (``--level bytes`` by default), and on golden files without a
-scenario or scenarios without a golden file. ``update`` re-records against the reference:
+and fails on any difference (``--level bytes`` by default; ``exact`` also compares the chunk
+boundaries of send streams), and on golden files without a scenario or scenarios without a
+golden file. A difference that is the original's documented behaviour (docs/PROTOCOL.md
+§deviations) is reported INFO with its section and passes; ``--strict`` fails the unsafe
+ones. ``update`` re-records against the reference:
 ``--mode new`` only adds missing files, ``--mode all`` rewrites every one; ``--prune``
 deletes orphan files. A description's ``exclude`` table skips scenario ``NAME`` under the id
 ``golden.NAME`` (reported EXCLUDED with its reason).
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from recordings.compare import BYTE_LEVELS, Level
 
 from .cli_errors import UsageError
 from .cmd_record import add_digest_option
@@ -31,7 +36,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     who.add_argument("--iut", metavar="FILE", help="implementation description (TOML)")
     who.add_argument("--server-cmd", metavar="CMD", help="server command (placeholders allowed)")
     c.add_argument(
-        "--level", choices=("bytes", "messages", "semantic"), default="bytes", help="default bytes"
+        "--level", choices=[lv.value for lv in Level], default="bytes", help="default bytes"
+    )
+    c.add_argument(
+        "--strict", action="store_true", help="an unsafe §deviations behaviour is a failure"
     )
     c.add_argument("--ignore", action="append", default=[], metavar="FIELD")
     c.add_argument("--timeout", type=float, help="seconds per expected record")
@@ -93,11 +101,10 @@ def _update(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from iut import SpecError, load_spec, reference_spec, spec_from_server_cmd
-    from recordings.compare import Level
     from recordings.golden import GoldenResult, check
 
     level = Level(args.level)
-    if args.ignore and level is Level.BYTES:
+    if args.ignore and level in BYTE_LEVELS:
         raise UsageError("--ignore applies to decoded messages; use --level messages or semantic")
     times = repeat_count(args)
     try:
@@ -111,7 +118,7 @@ def _check(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
 
     def progress(r: GoldenResult) -> None:
-        if args.verbose or not r.ok:
+        if args.verbose or r.outcome != "pass":
             print(r.line(), flush=True)
 
     report = check(
@@ -120,6 +127,7 @@ def _check(args: argparse.Namespace) -> int:
         level=level,
         ignore=args.ignore,
         timeout=args.timeout,
+        strict=args.strict,
         workers=args.workers,
         progress=progress,
         times=times,
@@ -133,10 +141,15 @@ def _check(args: argparse.Namespace) -> int:
     for r in report.results:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    strict = ", strict" if args.strict else ""
     print(
-        f"golden check against {spec.name} (level {level.value}): {summary or 'nothing run'}"
-        f" in {report.seconds:.1f} s"
+        f"golden check against {spec.name} (level {level.value}{strict}): "
+        f"{summary or 'nothing run'} in {report.seconds:.1f} s"
     )
+    runs = [run for r in report.results if r.runs is not None for run in r.runs.runs]
+    met = sorted({run.deviation.section for run in runs if run.deviation is not None})
+    if met:
+        print("§deviations met: " + ", ".join(met))
     if report.ok:
         return 0
     return EXIT_UNSTABLE if report.only_unstable else 1

@@ -3,7 +3,9 @@
 ``--server-cmd CMD`` (or ``--iut FILE``, or by default our reference server) is started as
 the transcript header says (fixture, profile, identity) and gets the recorded client side;
 ``--client-cmd CMD`` (or ``--iut FILE --role pull|push``) gets the recorded server side.
-Exit status: 0 identical at the chosen level, 1 a difference (the first differing record is
+Exit status: 0 identical at the chosen level, or the one difference is the
+original's behaviour that docs/PROTOCOL.md §deviations documents (printed with its section;
+``--strict``: an unsafe one is a difference), 1 a difference (the first differing record is
 printed with a unified diff), 2 the replay could not be carried out, 3 the implementation
 exited 89 (unimplemented), 4 UNSTABLE: with ``--repeat N`` the runs did not all end the same
 way (their differing runs are kept as transcripts, ``--keep-runs DIR``).
@@ -18,9 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from recordings.compare import BYTE_LEVELS, Level
+
 from .cli_errors import UsageError
 
-LEVELS = ("bytes", "messages", "semantic")
 EXIT_MISMATCH = 1
 EXIT_ERROR = 2
 EXIT_UNIMPLEMENTED = 3
@@ -44,7 +47,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="server",
         help="with --iut: which of its commands to replay against (default server)",
     )
-    p.add_argument("--level", choices=LEVELS, default="messages", help="default: messages")
+    p.add_argument(
+        "--level", choices=[lv.value for lv in Level], default="messages", help="default: messages"
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="an unsafe §deviations behaviour of the original is a difference",
+    )
     p.add_argument(
         "--ignore",
         action="append",
@@ -99,7 +109,6 @@ def keep_dir(args: argparse.Namespace) -> Path:
 def run(args: argparse.Namespace) -> int:
     from iut import FixtureCache, IUTError, SpecError, load_spec, reference_spec
     from iut.spec import spec_from_server_cmd
-    from recordings.compare import Level
     from recordings.format import Header, read_transcript
     from recordings.repeat import repeat
     from recordings.replay import (
@@ -111,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
     level = Level(args.level)
     times = repeat_count(args)
-    if args.ignore and level is Level.BYTES:
+    if args.ignore and level in BYTE_LEVELS:
         raise UsageError("--ignore applies to decoded messages; use --level messages or semantic")
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be positive")
@@ -133,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         "timeout": args.timeout,
         "fixture": args.fixture,
         "identity": args.identity,
+        "strict": args.strict,
     }
     with FixtureCache() as cache:
 
@@ -154,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     if runs.outcome == "unstable":
         runs.keep(keep_dir(args), Path(args.transcript).stem, args.transcript)
     print(runs.summary(args.transcript))
-    if runs.outcome == "pass":
+    if runs.ok:
         return 0
     if result.stderr.strip():
         tail = result.stderr.strip().splitlines()[-20:]

@@ -6,7 +6,11 @@ session driven by :mod:`conformance.pytest_plugin` in an empty temporary root (s
 project configuration or test files are picked up); ``-n`` uses pytest-xdist, ``--junit``
 pytest's JUnit XML. Exit status: 0 when no case FAILs (with ``--strict``: and none is
 NON-STRICT), 1 otherwise, 2 on a usage error (bad description, unknown case id), 3 when the
-run itself broke.
+run itself broke, 4 when the implementation cannot be started at all (checked once, before
+any case: a missing program, a failing ``check`` command), 5 when no case was selected, 130
+(SIGINT) or 143 (SIGTERM) when interrupted: the cases already run are reported, the summary
+says how many were not, the JSON and JUnit reports are marked ``interrupted``, and no process
+or temporary file is left behind.
 """
 
 from __future__ import annotations
@@ -15,12 +19,17 @@ import argparse
 import importlib.util
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from pathlib import Path
 
 from .cli_errors import UsageError
 
 AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+JUNIT_NAME = "junit.xml"
+NO_CASE = 5
+"""Exit status when no case was selected (as pytest's 5): an empty run is not a green run."""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -83,8 +92,8 @@ def pytest_args(args: argparse.Namespace, root: Path, json_path: Path) -> list[s
         if importlib.util.find_spec("xdist") is None:
             raise UsageError("-n needs pytest-xdist (pip install pytest-xdist)")
         out += ["-p", "xdist.plugin", "-n", args.n]
-    if args.junit:
-        out += ["--junitxml", args.junit, "-o", "junit_suite_name=zrepl-conformance"]
+    if args.junit:  # written in ``root`` first: see :func:`_deliver`
+        out += ["--junitxml", str(root / JUNIT_NAME), "-o", "junit_suite_name=zrepl-conformance"]
     if args.html:
         out += ["--zrepl-html", args.html]
     if args.verbose:
@@ -93,10 +102,55 @@ def pytest_args(args: argparse.Namespace, root: Path, json_path: Path) -> list[s
     return out
 
 
+def _mark_interrupted(junit: Path, meta: dict[str, object]) -> None:
+    """Say in the JUnit file that the run was interrupted and how many cases never ran."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        tree = ET.parse(junit)
+    except (OSError, ET.ParseError):
+        return
+    suite = (
+        tree.getroot() if tree.getroot().tag == "testsuite" else tree.getroot().find("testsuite")
+    )
+    if suite is None:
+        return
+    props = suite.find("properties")
+    if props is None:
+        props = ET.Element("properties")
+        suite.insert(0, props)
+    for name in ("interrupted", "not_run", "selected"):
+        ET.SubElement(props, "property", name=name, value=str(meta.get(name)).lower())
+    tree.write(junit, encoding="utf-8", xml_declaration=True)
+
+
+def _deliver(reports: dict[str, tuple[Path, str | None]]) -> bool:
+    """Copy the reports pytest wrote into the run's own directory to where the user asked.
+
+    pytest's JUnit writer raises on an unwritable path, which would abort the session's other
+    writers; writing into our own directory first cannot fail that way, and a copy that
+    fails here is one line, after the summary. False when any report could not be delivered.
+    """
+    ok = True
+    for kind, (written, wanted) in reports.items():
+        if not wanted:
+            continue
+        try:
+            shutil.copyfile(written, wanted)
+        except OSError as exc:
+            print(
+                f"zrepl-conformance: cannot write the {kind} report {wanted}: {exc}",
+                file=sys.stderr,
+            )
+            ok = False
+    return ok
+
+
 def run(args: argparse.Namespace) -> int:
     import pytest
 
     from conformance.model import Verdict
+    from conformance.pytest_plugin import CANNOT_START
     from conformance.report import jsonreport
 
     root = Path(tempfile.mkdtemp(prefix="zrepl-conformance-run-"))
@@ -104,23 +158,46 @@ def run(args: argparse.Namespace) -> int:
     # also in xdist's workers, which inherit the environment.
     saved = os.environ.get(AUTOLOAD)
     os.environ[AUTOLOAD] = "1"
+    terminated: list[int] = []
+
+    def on_sigterm(signum: int, _frame: object) -> None:
+        # What CI time-outs send: stop like Ctrl-C, so every case's processes and sandboxes,
+        # the fixture cache and this run's directory are removed and the reports say so.
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         json_path = root / "report.json"
         code = pytest.main(pytest_args(args, root, json_path))
         if code == pytest.ExitCode.USAGE_ERROR:
             return 2
+        if code == CANNOT_START:
+            return 4
+        if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+            what = f" by -k {args.k!r}" if args.k else ""
+            print(f"zrepl-conformance run: no case selected{what}", file=sys.stderr)
+            return NO_CASE
         if not json_path.exists():
-            return 3 if code != pytest.ExitCode.NO_TESTS_COLLECTED else 1
-        results, _meta = jsonreport.read(json_path)
-        if args.json:
-            shutil.copyfile(json_path, args.json)
+            return 3
+        results, meta = jsonreport.read(json_path)
+        if meta.get("interrupted"):
+            _mark_interrupted(root / JUNIT_NAME, meta)
+        delivered = _deliver(
+            {"JSON": (json_path, args.json), "JUnit": (root / JUNIT_NAME, args.junit)}
+        )
+        if not delivered:
+            code = pytest.ExitCode.INTERNAL_ERROR
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if saved is None:
             del os.environ[AUTOLOAD]
         else:
             os.environ[AUTOLOAD] = saved
         shutil.rmtree(root, ignore_errors=True)
-    if code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+    if code == pytest.ExitCode.INTERRUPTED:
+        return 128 + terminated[-1] if terminated else 128 + signal.SIGINT
+    if code == pytest.ExitCode.INTERNAL_ERROR:
         return 3
     bad = {Verdict.FAIL, Verdict.NON_STRICT} if args.strict else {Verdict.FAIL}
     return 1 if any(r.verdict in bad for r in results) else 0

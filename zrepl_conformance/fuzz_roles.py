@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from .cli_errors import UsageError
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from iut import IUTSpec
 
 __all__ = ["Role", "Target", "fuzz_role", "read_profile", "resolve"]
+
+T = TypeVar("T")
 
 EXIT_FINDING = 1
 EXIT_ERROR = 2
@@ -155,6 +157,18 @@ def _tail(report: FuzzReport[Trial] | FuzzReport[ClientTrial]) -> str:
     return f"(seed {report.seed}, {report.trials} trials, {report.seconds:.1f} s)"
 
 
+def _none(report: FuzzReport[Trial] | FuzzReport[ClientTrial]) -> str:
+    return "no unexplained disagreement" if report.known else "no disagreement"
+
+
+def _print_known(report: FuzzReport[T], describe: Callable[[T], list[str]]) -> None:
+    """The known deviations met (§deviations explained them), if any: see docs/FUZZING.md."""
+    from fuzz.differential.known import summary_lines
+
+    for line in summary_lines(report.known, report.seed, describe):
+        print(line)
+
+
 def _server(
     target: Target,
     args: argparse.Namespace,
@@ -174,8 +188,10 @@ def _server(
     )  # fmt: skip
     trial = report.finding
     if trial is None or trial.disagreement is None:
-        print(f"{prefix}no disagreement in {report.trials} conversations {_tail(report)}")
+        print(f"{prefix}{_none(report)} in {report.trials} conversations {_tail(report)}")
+        _print_known(report, lambda t: t.conversation.describe())
         return 0
+    _print_known(report, lambda t: t.conversation.describe())
     files = save_finding(trial, Path(args.findings), target.spec, setting)
     print(f"FINDING: {trial.disagreement.headline()}")
     steps = len(trial.conversation.steps)
@@ -211,8 +227,10 @@ def _client(
     )  # fmt: skip
     trial = report.finding
     if trial is None or trial.disagreement is None:
-        print(f"{prefix}no disagreement in {report.trials} server scripts {_tail(report)}")
+        print(f"{prefix}{_none(report)} in {report.trials} server scripts {_tail(report)}")
+        _print_known(report, lambda t: t.script.describe())
         return 0
+    _print_known(report, lambda t: t.script.describe())
     job = trial.script.job
     files = save_client_finding(trial, Path(args.findings), target.spec, setting)
     print(f"FINDING ({job} job): {trial.disagreement.headline()}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from bytestreamrpc.constants import ErrorId, RequestType, ResponseType
+from bytestreamrpc.deviations import Observed, Situation
 from bytestreamrpc.messages import (
     CloseRequest,
     FilesystemRequest,
@@ -69,6 +70,16 @@ class ClientRun:
         kinds = (RT.INITIAL_TRANSFER, RT.INCREMENTAL_TRANSFER)
         return [s for s in self.server.requests if s.type in kinds]
 
+    def observed(self) -> Observed:
+        """The run in the terms of the §deviations table."""
+        return Observed(
+            closed=self.info.kind != "timeout",
+            situations=frozenset(self.server.situations),
+            succeeded=self.info.kind == "ok",
+            requests=tuple(self.types),
+            state_changed=self.after != self.before,
+        )
+
 
 def run_client(
     ctx: CaseContext,
@@ -78,8 +89,13 @@ def run_client(
     reference: bool = False,
     sink: dict[str, str] | None = None,
     rechunk: int = 0,
+    situations: frozenset[Situation] = frozenset(),
 ) -> ClientRun:
-    """Start the client (or, with ``reference``, ours in-process) and serve it."""
+    """Start the client (or, with ``reference``, ours in-process) and serve it.
+
+    ``situations``: what the case's setup does beyond the faults (a diverged fixture), for
+    the §deviations table the runner consults afterwards.
+    """
     before = ctx.facts.listing()
     cmd = cast(Command, command)
     live = ctx.start_reference_live(cmd) if reference else ctx.start(cmd)
@@ -91,11 +107,15 @@ def run_client(
         sink=sink if sink is not None else PUSH_SINK,
         rechunk=rechunk,
     )
+    server.situations.update(situations)
     server.run()
     live.log.mark(f"suite: {server.ending}")
     info = live.finish(max(1.0, ctx.remaining() - 0.5))
     after = state_listing(live.state) if info.kind != "timeout" else before
-    return ClientRun(server, info, before, after, live)
+    run = ClientRun(server, info, before, after, live)
+    if not reference:
+        ctx.client_observed = run.observed()
+    return run
 
 
 def expect_exit(ctx: CaseContext, run: ClientRun, ok: bool, why: str) -> None:
@@ -432,12 +452,9 @@ def _pull_in_sync(ctx: CaseContext) -> None:
     fixture="sink-diverged",
 )
 def _pull_diverged(ctx: CaseContext) -> None:
-    run = run_client(ctx)
+    run = run_client(ctx, situations=frozenset({Situation.DIVERGED}))
     expect_untouched(ctx, run, "the local dataset had diverged")
     if run.transfers():
-        ctx.note(
-            "requested a transfer for a diverged dataset (the original's quirk, §job.pull.diverged)"
-        )
         ctx.should(
             "a diverged dataset should be reported without a transfer request",
             "no transfer",
@@ -824,6 +841,7 @@ def _push_refused(ctx: CaseContext) -> None:
 def _push_abandoned(ctx: CaseContext) -> None:
     def ok_then_close(s: ScriptedServer, req: Any) -> str:
         s.respond(s.conn.response_header(ResponseType.OK))
+        s.situations.add(Situation.PULLER_GONE)
         return "close"
 
     run = run_client(ctx, "push", faults={"PULL_ME": ok_then_close})
@@ -871,5 +889,6 @@ def _push_no_sink(ctx: CaseContext) -> None:
     server.run()
     info = live.finish(max(1.0, ctx.remaining() - 0.5))
     run = ClientRun(server, info, before, state_listing(live.state), live)
+    ctx.client_observed = run.observed()
     expect_exit(ctx, run, False, "the puller had no sink and closed")
     expect_untouched(ctx, run, "nothing was pulled")

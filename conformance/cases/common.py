@@ -13,7 +13,7 @@ from bytestreamrpc.constants import RequestType
 from ..context import CaseContext
 from ..exchange import Exchange, Script
 from ..facts import FixtureFacts
-from ..judge import DEFAULT, Rules, compare
+from ..judge import DEFAULT, Rules, compare, observed
 from ..model import Level
 from ..setups import HIDDEN, VISIBLE
 from ..targets import ProcInfo
@@ -115,8 +115,11 @@ def standard(
     """
     got, info = ctx.exchange(script, close=close, quiet=quiet)
     ref, ref_info = ctx.reference_exchange(script, close=close, quiet=quiet)
+    since = len(ctx.findings)
     if alternative is None or not alternative(ctx, got, ref):
         compare(ctx, got, ref, rules)
+    sent = script if isinstance(script, bytes) else b"".join(p.data for p in script)
+    ctx.consult_deviations(since, observed(ref, sent), observed(got, sent), "server")
     check_process(ctx, info, ref_info)
     return got, ref
 

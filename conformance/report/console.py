@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, TextIO
 
 from ..model import VERDICT_ORDER, CaseResult, Verdict
+from .text import printable
 
 MARK: Final = {
     Verdict.PASS: ".",
@@ -43,7 +44,8 @@ def write_progress(
         extra = (
             f"  ({result.reason})" if result.reason and result.verdict is not Verdict.PASS else ""
         )
-        out.write(f"[{done:>{width}}/{total}] {result.verdict!s:<13} {result.case_id}{extra}\n")
+        line = f"[{done:>{width}}/{total}] {result.verdict!s:<13} {result.case_id}{extra}"
+        out.write(printable(line) + "\n")
     else:
         out.write(MARK[result.verdict])
         if done % 64 == 0 or done == total:
@@ -94,7 +96,7 @@ def render_failure(r: CaseResult) -> str:
         more = f" (last {len(cut)} of {len(lines)} lines)" if len(lines) > len(cut) else ""
         out.append(f"  stderr{more}:")
         out.append(_indent("\n".join(cut), "    | "))
-    return "\n".join(out)
+    return printable("\n".join(out))
 
 
 def write_summary(out: TextIO, results: Sequence[CaseResult], meta: Mapping[str, Any]) -> None:
@@ -110,7 +112,11 @@ def write_summary(out: TextIO, results: Sequence[CaseResult], meta: Mapping[str,
     if soft and not strict:
         out.write("\nNON-STRICT (interoperates, differs from the original)\n")
         for r in soft:
-            out.write(f"  {r.case_id}: {r.reason}\n")
+            out.write(printable(f"  {r.case_id}: {r.reason}") + "\n")
     summary = ", ".join(f"{counts[v]} {v}" for v in VERDICT_ORDER if counts[v])
     out.write(f"\n{len(results)} cases in {meta.get('duration', 0):.1f} s: {summary}\n")
+    if meta.get("interrupted"):
+        out.write(
+            f"interrupted: {meta.get('not_run', 0)} of {meta.get('selected', 0)} cases not run\n"
+        )
     out.flush()

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from ..model import VERDICT_ORDER, CaseResult, Verdict
 from .console import section_table
+from .text import printable
 
 COLOURS: Final = {
     Verdict.PASS: "#2e7d32",
@@ -46,8 +47,13 @@ r.style.display=on[r.dataset.verdict]?'':'none'})}
 """
 
 
+def _esc(text: str) -> str:
+    """HTML-escaped, with control characters and lone surrogates as visible escapes."""
+    return escape(printable(text))
+
+
 def _pre(text: str) -> str:
-    return f"<pre>{escape(text)}</pre>" if text else "<pre>(none)</pre>"
+    return f"<pre>{_esc(text)}</pre>" if text else "<pre>(none)</pre>"
 
 
 def _case_row(r: CaseResult) -> str:
@@ -55,7 +61,7 @@ def _case_row(r: CaseResult) -> str:
     parts = []
     for f in r.findings:
         parts.append(
-            f'<div class="f-{f.level}"><b>[{f.level}]</b> {escape(f.what)}</div>'
+            f'<div class="f-{f.level}"><b>[{f.level}]</b> {_esc(f.what)}</div>'
             + (
                 f"expected:{_pre(f.expected)}actual:{_pre(f.actual)}"
                 if f.expected or f.actual
@@ -66,15 +72,15 @@ def _case_row(r: CaseResult) -> str:
         parts.append(f"<div>note:</div>{_pre(n)}")
     parts.append(f"<div><b>wire log</b> (decoded)</div>{_pre(r.wire_log)}")
     parts.append(f"<div><b>wire log</b> (hex)</div>{_pre(r.wire_log_hex)}")
-    parts.append(f"<div><b>implementation</b>: {escape(r.exit_status or '-')}</div>")
+    parts.append(f"<div><b>implementation</b>: {_esc(r.exit_status or '-')}</div>")
     parts.append(f"<div><b>stderr</b></div>{_pre(r.stderr)}")
-    reason = f"<br><small>{escape(r.reason)}</small>" if r.reason else ""
+    reason = f"<br><small>{_esc(r.reason)}</small>" if r.reason else ""
     return (
-        f'<tr class="case" data-verdict="{r.verdict}" id="{escape(r.case_id)}">'
+        f'<tr class="case" data-verdict="{r.verdict}" id="{_esc(r.case_id)}">'
         f'<td><span class="v" style="background:{colour}">{r.verdict}</span></td>'
-        f"<td><details><summary><code>{escape(r.case_id)}</code> {escape(r.title)}{reason}"
+        f"<td><details><summary><code>{_esc(r.case_id)}</code> {_esc(r.title)}{reason}"
         f"</summary>{''.join(parts)}</details></td>"
-        f"<td>{escape(r.level)}</td><td>{escape(r.role)}</td><td>{escape(r.section)}</td>"
+        f"<td>{_esc(r.level)}</td><td>{_esc(r.role)}</td><td>{_esc(r.section)}</td>"
         f"<td>{r.duration:.2f}s</td></tr>"
     )
 
@@ -87,14 +93,14 @@ def render(results: Sequence[CaseResult], meta: Mapping[str, Any]) -> str:
         for v in VERDICT_ORDER
     )
     meta_rows = "".join(
-        f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in meta.items()
+        f"<tr><th>{_esc(str(k))}</th><td>{_esc(str(v))}</td></tr>" for k, v in meta.items()
     )
     rows = "".join(_case_row(r) for r in results)
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         "<title>zrepl-conformance report</title>"
         f"<style>{_CSS}</style><script>{_JS}</script></head><body>"
-        f"<h1>ByteStreamRPC v1 conformance: {escape(str(meta.get('implementation', '')))}</h1>"
+        f"<h1>ByteStreamRPC v1 conformance: {_esc(str(meta.get('implementation', '')))}</h1>"
         f"<table style='width:auto'>{meta_rows}</table>"
         f"<h2>Per section</h2>{_pre(section_table(results))}"
         f"<h2>Cases</h2><div id='filters'>{filters}</div>"

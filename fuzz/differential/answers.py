@@ -13,6 +13,7 @@ its own answer), ``continue`` (serve the next request), ``close`` (hang up now).
 from __future__ import annotations
 
 import dataclasses
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal, cast
@@ -25,6 +26,7 @@ from bytestreamrpc.constants import (
     RequestType,
     ResponseType,
 )
+from bytestreamrpc.deviations import Situation
 from bytestreamrpc.messages import DatasetPath, FilesystemVersion, ResponseHeader
 
 from .script import (
@@ -40,11 +42,12 @@ from .script import (
     WrongType,
 )
 
-__all__ = ["EXPECTED", "After", "Answer", "apply_plan", "render"]
+__all__ = ["EXPECTED", "After", "Answer", "apply_plan", "render", "situations_of"]
 
 After = Literal["honest", "continue", "close"]
 MAX_CHUNK: Final = MAX_WRITE_PAYLOAD
 """The original writer's largest chunk (32764 bytes): what the honest answer uses."""
+_LENGTH: Final = struct.Struct("<I")
 REFUSAL: Final = "fuzz: scripted refusal"
 FOREIGN: Final = DatasetPath(("pool", "ghost"))
 """A dataset no fixture of ours has (``add-foreign`` listings)."""
@@ -231,3 +234,36 @@ def apply_plan(
     if not ok or answer.data is None:
         return honest
     return _stream_fault(plan, answer, other_stream)
+
+
+_CORRUPTING: Final = frozenset({"flip", "short", "long", "wrong"})
+"""Stream faults that leave a complete stream the receive refuses part-way."""
+
+
+def situations_of(plan: Plan, answer: Answer, request: RequestType, sent: bytes) -> set[Situation]:
+    """What answering ``request`` with ``sent`` (``plan`` applied to ``answer``) set up, in
+    the terms of the §deviations table (:class:`~bytestreamrpc.deviations.Situation`)."""
+    if answer.header is None:
+        return set()
+    if isinstance(plan, Refuse) and request is RequestType.PULL_ME:
+        return {Situation.PULLME_REFUSED}
+    if answer.data is None or sent == render(answer):
+        return set()
+    if isinstance(plan, StreamFault) and plan.kind in _CORRUPTING:
+        return {Situation.STREAM_REFUSED_BY_RECV}
+    head = len(_frame(messages.encode_message(answer.header), MAX_CHUNK))
+    if _ends_at_chunk_boundary(sent, head):
+        return {Situation.STREAM_WITHOUT_TERMINATOR}
+    return set()
+
+
+def _ends_at_chunk_boundary(sent: bytes, start: int) -> bool:
+    """From ``start`` on, ``sent`` is whole data chunks and no zero chunk (end of file at a
+    chunk boundary of the send stream)."""
+    pos = start
+    while pos + 4 <= len(sent):
+        (length,) = _LENGTH.unpack_from(sent, pos)
+        if length == 0:
+            return False
+        pos += 4 + length
+    return pos == len(sent) and len(sent) >= start

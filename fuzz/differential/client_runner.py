@@ -23,6 +23,7 @@ datasets the job left behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Final
 
 from bytestreamrpc.client import Client
+from bytestreamrpc.constants import RequestType
+from bytestreamrpc.deviations import Deviation, Observed, Situation, explain
 from bytestreamrpc.errors import PeerTimeout, ProtocolError, RequestFailed
 from bytestreamrpc.messages import CloseRequest
 from bytestreamrpc.transport import Transport
@@ -41,7 +44,14 @@ from iut import FixtureCache, IUTSpec, Running, start_client, start_server
 from iut.process import ExitStatus
 from recordings.compare import Level, compare_streams
 from recordings.format import C2S, EventRecord, Record, StreamRecord
-from recordings.outcome import ClientOutcome, compare_outcomes, read_state, state_of
+from recordings.outcome import (
+    ClientOutcome,
+    State,
+    compare_outcomes,
+    exit_class,
+    read_state,
+    state_of,
+)
 
 from .driver import run_in_thread
 from .pipes import StalemateGuard, pipe_pair
@@ -58,6 +68,7 @@ __all__ = [
     "ClientTrial",
     "client_setting",
     "compare_clients",
+    "explain_client",
     "reference_job",
     "run_iut_client",
     "run_reference_client",
@@ -111,9 +122,26 @@ class ClientRun:
     stderr: str = ""
     applied: frozenset[Rule] = frozenset()
     """The script's rules that met their request in this run."""
+    requests: tuple[RequestType, ...] = ()
+    """The client's requests, in order."""
+    situations: frozenset[Situation] = frozenset()
+    """What the scripted server (or, for DIVERGED, the fixture) set up: see
+    :func:`~.answers.situations_of`."""
 
     def client_records(self) -> list[Record]:
         return [r for r in self.records if r.dir == C2S]
+
+    def observed(self, before: State) -> Observed:
+        """The run in the terms of the §deviations table (``before``: the fixture's state)."""
+        outcome = self.outcome
+        status = self.status if self.status is not None else outcome.status if outcome else None
+        return Observed(
+            closed=self.timed_out is None and (status is None or exit_class(status) != "timeout"),
+            situations=self.situations,
+            succeeded=None if outcome is None else outcome.exit == "ok",
+            requests=tuple(r.name for r in self.requests),
+            state_changed=None if outcome is None or not outcome.state else outcome.state != before,
+        )
 
 
 @dataclass
@@ -124,6 +152,24 @@ class ClientTrial:
     reference: ClientRun
     iut: ClientRun | None
     disagreement: Disagreement | None = None
+    """An unexplained disagreement: a finding."""
+    known: tuple[Deviation, Disagreement] | None = None
+    """A disagreement §deviations explains (the row; what the comparison said): no finding."""
+
+    def explained(self) -> tuple[Deviation, str] | None:
+        """The row that explained this trial's disagreement and what the comparison said."""
+        return None if self.known is None else (self.known[0], self.known[1].headline())
+
+
+def explain_client(ref: ClientRun, iut: ClientRun, before: State) -> Deviation | None:
+    """The §deviations row that explains how the implementation's client differed, if any.
+
+    A dataset the reference job found diverged is a situation of the implementation's run
+    too (the same fixture and the same server script).
+    """
+    diverged = ref.situations & {Situation.DIVERGED}
+    theirs = dataclasses.replace(iut, situations=iut.situations | diverged)
+    return explain(ref.observed(before), theirs.observed(before), role="client")
 
 
 # --------------------------------------------------------------------------- reference
@@ -131,7 +177,7 @@ class ClientTrial:
 
 def reference_job(
     job: Job, transport: Transport, zfs: FakeZfs, profile: Mapping[str, object], timeout: float
-) -> int:
+) -> tuple[int, JobReport]:
     """``zrepl-conformance pull|push`` (:mod:`zrepl_conformance.cmd_jobs`) over ``transport``.
 
     The mapping is the profile's ``pull_mapping`` / ``push_filter`` as the reference's IUT
@@ -153,11 +199,11 @@ def reference_job(
             with contextlib.suppress(RequestFailed, ProtocolError, OSError):
                 client.close_request(CloseRequest())
     except Exception:
-        return 1
+        return 1, report
     finally:
         with contextlib.suppress(OSError, ProtocolError):
             transport.close()
-    return 0 if report.ok else 1
+    return 0 if report.ok else 1, report
 
 
 def run_reference_client(script: ServerScript, setting: Setting, timeout: float) -> ClientRun:
@@ -167,7 +213,7 @@ def run_reference_client(script: ServerScript, setting: Setting, timeout: float)
     fixture = setting.load_fixture()
     client_zfs, server_zfs = FakeZfs.in_memory(fixture), FakeZfs.in_memory(fixture)
     client_end, server_end = pipe_pair()
-    codes: list[int] = []
+    codes: list[tuple[int, JobReport]] = []
     profile = dict(setting.profile)
     thread = run_in_thread(
         lambda: codes.append(reference_job(script.job, client_end, client_zfs, profile, timeout))
@@ -180,12 +226,16 @@ def run_reference_client(script: ServerScript, setting: Setting, timeout: float)
         server.run()
         thread.join(timeout + 5.0)
         outcome = None
+        situations = set(server.situations)
         if codes:
-            outcome = ClientOutcome(codes[0], state_of(client_zfs))
+            outcome = ClientOutcome(codes[0][0], state_of(client_zfs))
+            if any(r.action == "diverged" for r in codes[0][1].results):
+                situations.add(Situation.DIVERGED)
         return ClientRun(
             list(server.records), outcome, server.ending, server.timed_out, guard.stalemate,
             error=None if codes else "the reference client did not finish",
-            applied=frozenset(server.applied),
+            applied=frozenset(server.applied), requests=tuple(server.kinds),
+            situations=frozenset(situations),
         )  # fmt: skip
     finally:
         client_end.close()
@@ -214,10 +264,9 @@ class ClientPool:
         if self.stdio[job]:
             return start_server(self.spec, self.cache, fixture=s.fixture, profile=s.profile,
                                 identity=s.identity, keep=True)  # fmt: skip
-        from conformance.targets import relay_command  # the fast, stdlib-only {connect}
 
         return start_client(self.spec, job, self.cache, fixture=s.fixture, profile=s.profile,
-                            identity=s.identity, keep=True, bridge=relay_command)  # fmt: skip
+                            identity=s.identity, keep=True)  # fmt: skip
 
     def take(self, job: Job) -> Running:
         return self._ahead.take(job)
@@ -274,6 +323,7 @@ def run_iut_client(
         return ClientRun(
             list(server.records), ClientOutcome(status, state), server.ending, server.timed_out,
             status=status, stderr=running.stderr, applied=frozenset(server.applied),
+            requests=tuple(server.kinds), situations=frozenset(server.situations),
         )  # fmt: skip
     except BaseException:
         running.close(timeout=0)

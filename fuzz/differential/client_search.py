@@ -23,16 +23,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bytestreamrpc.messages import FilesystemRequest
+from fakes.zfs import FakeZfs
 from iut import FixtureCache, IUTSpec
 from iut.process import ExitStatus
 from recordings.format import S2C, Header, Record, Transcript, write_transcript
-from recordings.outcome import ClientOutcome
+from recordings.outcome import ClientOutcome, State, state_of
 
 from .client_runner import (
     ClientPool,
     ClientTrial,
     client_setting,
     compare_clients,
+    explain_client,
     run_iut_client,
     run_reference_client,
 )
@@ -82,6 +84,7 @@ def client_fuzz(
     pool = ClientPool(spec, fixtures, s, chosen)
     world = s.world()
     offered = _offered(s)
+    before = _fixture_state(s)
 
     def trial(script: ServerScript) -> ClientTrial:
         ref = run_reference_client(script, s, timeout)
@@ -89,9 +92,12 @@ def client_fuzz(
             return ClientTrial(script, ref, None)  # a script that tests nothing
         iut = run_iut_client(script, pool, s, timeout)
         found = compare_clients(ref, iut, timeout)
-        if found is not None:
-            found = _note_exit(found, iut.status, iut.stderr)
-        return ClientTrial(script, ref, iut, found)
+        if found is None:
+            return ClientTrial(script, ref, iut)
+        row = explain_client(ref, iut, before)
+        if row is not None:
+            return ClientTrial(script, ref, iut, known=(row, found))
+        return ClientTrial(script, ref, iut, _note_exit(found, iut.status, iut.stderr))
 
     def verdict(t: ClientTrial) -> str | None:
         return None if t.disagreement is None else t.disagreement.headline()
@@ -101,6 +107,7 @@ def client_fuzz(
         out = search(
             strategy, trial, verdict, ServerScript.size, examples=examples, seconds=seconds,
             seed=seed, shrink_seconds=shrink_seconds, report=report, noun="server scripts",
+            explained_by=ClientTrial.explained,
         )  # fmt: skip
         if out.finding is not None:
             out.finding = _without_idle_rules(out.finding, trial)
@@ -126,6 +133,15 @@ def _without_idle_rules(
         return found
     again = trial(leaner)
     return again if again.disagreement is not None else found
+
+
+def _fixture_state(setting: Setting) -> State:
+    """The client's datasets before its job (to tell whether the job changed them)."""
+    zfs = FakeZfs.in_memory(setting.load_fixture())
+    try:
+        return state_of(zfs)
+    finally:
+        zfs.close()
 
 
 def _offered(setting: Setting) -> tuple[str, ...]:

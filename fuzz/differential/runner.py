@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from bytestreamrpc.deviations import Deviation, explain
 from bytestreamrpc.server import Server
 from fakes.mapping import parse_mapping
 from fakes.profile import profile_from_obj
@@ -33,6 +34,7 @@ from recordings.format import S2C, EventRecord, Record, StreamRecord
 
 from ..strategies import Conversation, World
 from .driver import Played, play, run_in_thread
+from .known import server_observed
 from .pipes import pipe_pair
 from .prefetch import Prefetcher
 
@@ -44,6 +46,7 @@ __all__ = [
     "Setting",
     "Trial",
     "compare",
+    "explain_server",
     "run_iut",
     "run_reference",
 ]
@@ -250,4 +253,20 @@ class Trial:
     reference_exit: int
     iut: IUTRun
     disagreement: Disagreement | None = None
+    """An unexplained disagreement: a finding."""
     notes: list[str] = field(default_factory=list)
+    known: tuple[Deviation, Disagreement] | None = None
+    """A disagreement §deviations explains (the row; what the comparison said): no finding."""
+
+    def explained(self) -> tuple[Deviation, str] | None:
+        """The row that explained this trial's disagreement and what the comparison said."""
+        return None if self.known is None else (self.known[0], self.known[1].headline())
+
+
+def explain_server(ref: Played, iut: IUTRun) -> Deviation | None:
+    """The §deviations row that explains how the implementation's server differed, if any."""
+    return explain(
+        server_observed(ref.records, hung=ref.timed_out is not None),
+        server_observed(iut.played.records, hung=iut.played.timed_out is not None),
+        role="server",
+    )

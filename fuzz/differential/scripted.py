@@ -27,6 +27,7 @@ from bytestreamrpc import messages
 from bytestreamrpc.client import Client
 from bytestreamrpc.connection import Connection, Role, State
 from bytestreamrpc.constants import RequestType, ResponseType
+from bytestreamrpc.deviations import Situation
 from bytestreamrpc.errors import (
     ConnectionClosed,
     HandlerError,
@@ -54,7 +55,7 @@ from fakes.zfs import FakeZfs
 from recordings.classify import Recorder
 from recordings.format import C2S, S2C, Record
 
-from .answers import Answer, apply_plan, render
+from .answers import Answer, apply_plan, render, situations_of
 from .script import Rule, ServerScript
 
 __all__ = ["ScriptedServer"]
@@ -193,6 +194,10 @@ class ScriptedServer:
         """What the client did not send in time (a hang), if anything."""
         self.applied: set[Rule] = set()
         """The script's rules that met their request."""
+        self.kinds: list[RequestType] = []
+        """The client's requests, in order."""
+        self.situations: set[Situation] = set()
+        """What this server did that a row of the §deviations table refers to."""
 
     @property
     def records(self) -> list[Record]:
@@ -244,6 +249,7 @@ class ScriptedServer:
         nth = self.seen[kind]
         self.seen[kind] += 1
         self.requests += 1
+        self.kinds.append(kind)
         answer = self._honest(req)
         rule = self.script.rule_for(kind, nth)
         if rule is None:
@@ -251,6 +257,7 @@ class ScriptedServer:
         else:
             self.applied.add(rule)
             data, after = apply_plan(rule.plan, answer, kind, lambda: self._other_stream(req.body))
+            self.situations |= situations_of(rule.plan, answer, kind, data)
         self.t.write(data, self.timeout)
         if after == "close":
             return f"closed by the script after {kind.name} #{nth + 1}"
@@ -338,6 +345,14 @@ class ScriptedServer:
     # ------------------------------------------------------------------ pull-me
     def _pull(self, body: PullMeRequest) -> str:
         """The server as requester after its OK to the client's PullMe (§pullme)."""
+        gone = self._pulling(body)
+        if gone is None:
+            return self._finished()
+        self.situations.add(Situation.PULLER_GONE)  # it leaves without Finished:true
+        return gone
+
+    def _pulling(self, body: PullMeRequest) -> str | None:
+        """Pull as the script says; how the connection ended, or ``None`` to finish."""
         client = Client(self.conn, self.t, timeout=self.timeout)
         puller = self.script.puller
         try:
@@ -360,6 +375,10 @@ class ScriptedServer:
             return f"closed: the pull left the connection {self.conn.state.value}"
         if puller.hang_up:
             return "closed by the script instead of PullMe{Finished:true}"
+        return None
+
+    def _finished(self) -> str:
+        """Send PullMe{Finished:true}, read the answer and serve on (``""``) if we may."""
         self.t.write(self.conn.send(Request(PullMeRequest(finished=True))), self.timeout)
         try:
             read_event(self.conn, self.t, self.timeout)

@@ -32,11 +32,13 @@ from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis.errors import HypothesisWarning, NoSuchExample, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
+from bytestreamrpc.deviations import Deviation
 from iut import FixtureCache, IUTSpec
 from recordings.format import C2S, Header, Transcript, write_transcript
 
 from ..strategies import Conversation, conversations
-from .runner import ServerPool, Setting, Trial, compare, run_iut, run_reference
+from .known import KnownMet
+from .runner import ServerPool, Setting, Trial, compare, explain_server, run_iut, run_reference
 
 __all__ = ["DEFAULT_EXAMPLES", "FuzzReport", "differential_fuzz", "save_finding", "search"]
 
@@ -77,6 +79,16 @@ class FuzzReport(Generic[T]):
     """The first disagreeing trial (before shrinking)."""
     files: list[Path] = field(default_factory=list)
     shrink_trials: int = 0
+    known: list[KnownMet[T]] = field(default_factory=list)
+    """The known deviations met (§deviations explained the disagreement), first met first."""
+
+    def note_known(self, row: Deviation, result: T, said: str) -> None:
+        """Count one trial that showed ``row`` (the first one is kept as the example)."""
+        met = next((k for k in self.known if k.row == row), None)
+        if met is None:
+            self.known.append(KnownMet(row, 1, self.trials, result, said))
+        else:
+            met.count += 1
 
 
 Reporter = Callable[[str], None]
@@ -94,11 +106,15 @@ def search(
     shrink_seconds: float = DEFAULT_SHRINK_SECONDS,
     report: Reporter | None = None,
     noun: str = "conversations",
+    explained_by: Callable[[T], tuple[Deviation, str] | None] = lambda _t: None,
 ) -> FuzzReport[T]:
     """Run generated inputs until one disagrees, then shrink it; see the module docstring.
 
     ``run`` is one trial; ``verdict`` its disagreement's headline (``None``: they agree);
-    ``size`` orders disagreeing inputs (the smallest is kept when shrinking runs out).
+    ``size`` orders disagreeing inputs (the smallest is kept when shrinking runs out);
+    ``explained_by`` the §deviations row that explained a trial's disagreement and what the
+    comparison said (such a trial agrees for the search and is counted in
+    :attr:`FuzzReport.known`).
     """
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
@@ -127,6 +143,11 @@ def search(
         headline = verdict(result)
         tried[item] = (result, headline)
         out.trials += 1
+        explained = explained_by(result) if headline is None else None
+        if explained is not None:
+            if report and not any(k.row == explained[0] for k in out.known):
+                report(f"known deviation in trial {out.trials}: {explained[0].section}; going on")
+            out.note_known(explained[0], result, explained[1])
         if headline is not None and (not best or size(item) < size(best[0])):
             best[:] = [item]
             out.finding = result  # the smallest disagreement so far
@@ -181,7 +202,11 @@ def differential_fuzz(
     def trial(conv: Conversation) -> Trial:
         ref, ref_exit = run_reference(conv, s, timeout)
         iut = run_iut(conv, pool, ref.answers, timeout)
-        return Trial(conv, ref, ref_exit, iut, compare(ref, ref_exit, iut))
+        found = compare(ref, ref_exit, iut)
+        row = None if found is None else explain_server(ref, iut)
+        if row is None or found is None:
+            return Trial(conv, ref, ref_exit, iut, found)
+        return Trial(conv, ref, ref_exit, iut, known=(row, found))
 
     def verdict(t: Trial) -> str | None:
         return None if t.disagreement is None else t.disagreement.headline()
@@ -190,7 +215,7 @@ def differential_fuzz(
         return search(
             conversations(world=s.world(), max_steps=max_steps), trial, verdict, _size,
             examples=examples, seconds=seconds, seed=seed, shrink_seconds=shrink_seconds,
-            report=report,
+            report=report, explained_by=Trial.explained,
         )  # fmt: skip
     finally:
         pool.close()

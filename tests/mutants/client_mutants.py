@@ -91,6 +91,7 @@ def _ignores_error_header() -> None:
     "response is read from the middle of the stream",
     sections=("§client.transfer-drain", "§frame.drain"),
     family="client",
+    expect="STRICT",
 )
 def _no_drain() -> None:
     replace(jobs, "_drain", lambda stream: None)
@@ -113,6 +114,7 @@ def _no_drain() -> None:
     "stream (the original's quirk) and accepts the transfer",
     sections=("§frame.truncation", "§client.transfer-drain", "§deviations.truncated-payload"),
     family="client",
+    expect="STRICT",
 )
 def _truncation_as_eof() -> None:
     read_stream = Connection._read_stream
@@ -250,6 +252,7 @@ def _no_ok_to_finished() -> None:
     "Finished (the original's quirk)",
     sections=("§pullme.client-success-quirk", "§deviations.pullme-result"),
     family="client",
+    expect="STRICT",
 )
 def _push_ignores_failure() -> None:
     pull_me_request = Client.pull_me_request

@@ -16,7 +16,7 @@ from typing import Any, Final, Literal
 
 Role = Literal["server", "client"]
 Family = Literal["framing", "json", "server-rows", "transfers", "acl", "pullme", "client"]
-Expect = Literal["FAIL", "NON-STRICT", "NO-FAIL"]
+Expect = Literal["FAIL", "NON-STRICT", "STRICT", "NO-FAIL"]
 
 FAMILIES: Final[tuple[Family, ...]] = (
     "framing",
@@ -32,6 +32,8 @@ EXPECT_MEANING: Final[dict[Expect, str]] = {
     "FAIL": "a MUST is violated: the suite must report at least one FAIL",
     "NON-STRICT": "only a SHOULD is violated: the suite must report it (at least one "
     "NON-STRICT), and a FAIL would mean a case grades a SHOULD as a MUST",
+    "STRICT": "an unsafe behaviour the original itself shows (§deviations): never FAIL or "
+    "NON-STRICT by default (INFO), at least one NON-STRICT under --strict",
     "NO-FAIL": "a harmless variation: the suite must report no FAIL (NON-STRICT is allowed)",
 }
 
