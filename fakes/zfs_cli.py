@@ -20,8 +20,11 @@ import contextlib
 import gc
 import os
 import signal
+import stat
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Final, NoReturn, TextIO, cast
 
 from fakes.zfs.engine import FakeZfs
@@ -37,6 +40,42 @@ __all__ = ["main"]
 
 STATE_ENV: Final = "FAKE_ZFS_STATE"
 VERSION_TEXT: Final = "zfs-fake-1\nzfs-kmod-fake-1\n"
+
+FAKE_HELP: Final = f"""\
+fake-zfs: the zfs command over a fake ZFS kept in one SQLite file (no real pools).
+
+environment:
+\t{STATE_ENV}  the state file every command reads and changes (required)
+
+the fake's own command:
+\tinit [--fixture FILE] [--force]
+\t    create that state file: the demo fixture, or the fixture FILE (TOML);
+\t    run 'fake-zfs init --help' for more
+
+See docs/FAKE-ZFS.md. What follows is the usage real zfs prints, for the subcommands
+the fake implements.
+
+"""
+"""Printed before the real usage by ``fake-zfs --help`` (and ``-?``, ``help``)."""
+
+INIT_USAGE: Final = "usage: fake-zfs init [--fixture FILE] [--force]\n"
+INIT_HELP: Final = f"""
+Create the state file named by {STATE_ENV} (an SQLite file every other fake-zfs
+command then reads and changes), holding the built-in demo fixture or the fixture FILE
+(TOML, see docs/FAKE-ZFS.md). The file is built aside and then renamed into place, so a
+reader never sees half a state.
+
+An existing fake-zfs state (of any version) or an empty file is replaced. Any other
+existing file is refused (exit 1) unless --force is given; a symbolic link is replaced
+itself (not followed), and something that is not a file (a directory, a device) never.
+
+options:
+  --fixture FILE   the fixture to install instead of the demo fixture
+  --force          replace the file even if it is not a fake-zfs state
+  -h, --help       show this help and exit
+"""
+
+_SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 
 #: Real subcommands the fake does not implement (they exist, so no "unrecognized command").
 _UNSUPPORTED_COMMANDS: Final = frozenset(
@@ -143,14 +182,11 @@ class _Cli:
             self.usage_exit(None, "missing command")
         cmd = argv[0]
         cmd = {"umount": "unmount", "recv": "receive", "snap": "snapshot"}.get(cmd, cmd)
-        if cmd in ("-?", "--help"):
-            self.out.write(global_usage())
+        if cmd in ("-?", "--help", "help"):
+            self.out.write(FAKE_HELP + global_usage())
             return 0
         if cmd in ("-V", "--version"):
             self.out.write(VERSION_TEXT)
-            return 0
-        if cmd == "help":
-            self.out.write(global_usage())
             return 0
         if cmd == "init":
             return self.cmd_init(list(argv[1:]))
@@ -181,26 +217,24 @@ class _Cli:
     def cmd_init(self, args: list[str]) -> int:
         from fakes.zfs.fixtures import FixtureError, load_fixture
 
-        fixture_path: str | None = None
-        i = 0
-        while i < len(args):
-            arg = args[i]
-            if arg == "--fixture" and i + 1 < len(args):
-                fixture_path = args[i + 1]
-                i += 2
-            elif arg.startswith("--fixture="):
-                fixture_path = arg.split("=", 1)[1]
-                i += 1
-            else:
-                self.error(f"fake-zfs init: unexpected argument '{arg}'")
-                self.err.write("usage: fake-zfs init [--fixture FILE]\n")
-                return 2
+        parsed = _parse_init(args)
+        if isinstance(parsed, _InitHelp):
+            self.out.write(INIT_USAGE + INIT_HELP)
+            return 0
+        if isinstance(parsed, _InitBadArgument):
+            self.error(f"fake-zfs init: {parsed.why}")
+            self.err.write(INIT_USAGE)
+            return 2
         path = os.environ.get(STATE_ENV)
         if not path:
             self.error(f"fake-zfs init: {STATE_ENV} is not set; name the state file to create")
             return 1
+        refusal = _replace_refusal(path, force=parsed.force)
+        if refusal is not None:
+            self.error(f"fake-zfs init: {refusal}")
+            return 1
         try:
-            fixture = load_fixture(fixture_path) if fixture_path else None
+            fixture = load_fixture(parsed.fixture) if parsed.fixture else None
             FakeZfs.init_state(path, fixture)
         except FixtureError as exc:
             self.error(f"fake-zfs init: {exc}")
@@ -648,6 +682,94 @@ class _Cli:
             _grow_pipe(fd)
         self.engine().receive(parsed.operands[0], raw, force=force, nomount=nomount)
         return 0
+
+
+# -- init's arguments and its refusal ---------------------------------------------------
+@dataclass(frozen=True)
+class _InitOptions:
+    fixture: str | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class _InitHelp:
+    """``init --help``."""
+
+
+@dataclass(frozen=True)
+class _InitBadArgument:
+    why: str
+
+
+def _parse_init(args: Sequence[str]) -> _InitOptions | _InitHelp | _InitBadArgument:
+    """``init [--fixture FILE] [--force]`` (``--fixture=FILE`` too)."""
+    fixture: str | None = None
+    force = False
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg in ("-h", "--help", "-?"):
+            return _InitHelp()
+        if arg == "--force":
+            force = True
+        elif arg == "--fixture":
+            if not rest:
+                return _InitBadArgument("option '--fixture' needs a FILE")
+            fixture = rest.pop(0)
+        elif arg.startswith("--fixture="):
+            fixture = arg.split("=", 1)[1]
+        else:
+            return _InitBadArgument(f"unexpected argument '{arg}'")
+    return _InitOptions(fixture, force)
+
+
+def _replace_refusal(path: str, *, force: bool) -> str | None:
+    """Why ``init`` must not replace ``path``; ``None`` when it may.
+
+    Nothing there, an empty file or a fake-zfs state (any version) may be replaced; any
+    other regular file (or a symbolic link, which is replaced, not followed) only with
+    ``force``; anything else (a directory, a device, a FIFO) never.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot check '{path}': {exc.strerror or exc}"
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        return f"'{path}' is not a regular file; it is never replaced"
+    if force:
+        return None
+    try:
+        if os.path.getsize(path) == 0 or _is_fake_zfs_state(path):
+            return None
+    except FileNotFoundError:
+        return None  # a dangling symbolic link
+    except OSError as exc:
+        return f"cannot read '{path}': {exc.strerror or exc}; use --force to replace it"
+    return f"'{path}' exists and is not a fake-zfs state; use --force to replace it"
+
+
+def _is_fake_zfs_state(path: str) -> bool:
+    """Whether ``path`` is an SQLite file whose ``meta`` table says fake-zfs (read only)."""
+    import sqlite3
+
+    from fakes.zfs.store import FORMAT_NAME
+
+    with open(path, "rb") as fh:
+        if fh.read(len(_SQLITE_MAGIC)) != _SQLITE_MAGIC:
+            return False
+    try:
+        conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error:
+        return False
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    return row is not None and row[0] == FORMAT_NAME
 
 
 def _write(stream: TextIO, text: str) -> None:

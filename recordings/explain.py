@@ -67,10 +67,12 @@ def server_situations(records: Iterable[Record]) -> frozenset[Situation]:
     from a transcript: rows that need them never apply to a replay."""
     sent = [r for r in records if isinstance(r, StreamRecord) and r.dir == C2S]
     last = sent[-1] if sent else None
-    if last is None or last.cut is None or not last.chunks:
+    if last is None or last.cut is None:
         return frozenset()
-    if last.cut.declared is None and last.cut.header:
-        return frozenset()  # cut inside a chunk length
+    inside_a_chunk = last.cut.declared is not None
+    after_a_chunk = bool(last.chunks) and not last.cut.header  # not inside a chunk length
+    if not (inside_a_chunk or after_a_chunk):
+        return frozenset()
     return frozenset({Situation.MESSAGE_WITHOUT_TERMINATOR})
 
 

@@ -8,6 +8,7 @@ also run as real processes through a ``zfs`` wrapper on ``PATH``, including pipe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -393,7 +394,8 @@ def test_global_usage_cases(cli) -> None:  # type: ignore[no-untyped-def]
 
     assert cli() == (2, "", "missing command\n" + global_usage())
     assert cli("bogus") == (2, "", "unrecognized command 'bogus'\n" + global_usage())
-    assert cli("--help") == (0, global_usage(), "")
+    assert cli("--help") == (0, zfs_cli.FAKE_HELP + global_usage(), "")
+    assert cli("help") == cli("-?") == cli("--help")
     assert cli("list", "--help") == (2, "", _usage_of("list"))
     assert cli("readonly=on", "pool/data") == (0, "", "")  # "zfs prop=value ..." means set
     # An argument that is not UTF-8 is echoed as its original bytes, as C would.
@@ -448,6 +450,103 @@ def test_init_rejects_bad_fixture(tmp_path: Path) -> None:
         "fake-zfs init: fixture: dataset 'p/a': pool 'p' is not declared\n",
     )
     assert not (tmp_path / "s.sqlite").exists()
+
+
+def _init(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fakes.zfs_cli", "init", *args],
+        env=_env(state), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def _names(state: Path) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "fakes.zfs_cli", "list", "-H", "-o", "name", "-d", "0"],
+        env=_env(state), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout.split()
+
+
+def test_init_refuses_a_file_that_is_not_a_state_unless_forced(tmp_path: Path) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("my precious notes\n")
+    refused = _init(target)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (
+        f"fake-zfs init: '{target}' exists and is not a fake-zfs state; use --force to replace it\n"
+    )
+    assert target.read_text() == "my precious notes\n"
+    # an SQLite file of someone else's is not a state either
+    other = tmp_path / "other.sqlite"
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(other)) as conn:
+        conn.execute("CREATE TABLE meta(key TEXT, value TEXT)")
+        conn.execute("INSERT INTO meta VALUES ('format', 'something else')")
+        conn.commit()
+    before = other.read_bytes()
+    assert _init(other).returncode == 1 and other.read_bytes() == before
+    forced = _init(target, "--force")
+    assert (forced.returncode, forced.stdout, forced.stderr) == (0, "", "")
+    assert _names(target) == ["backup", "pool"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "other.sqlite"]
+
+
+def test_init_replaces_a_state_or_an_empty_file(tmp_path: Path) -> None:
+    fixture = tmp_path / "one.toml"
+    fixture.write_text('[[pool]]\nname = "solo"\n')
+    state = tmp_path / "state.sqlite"
+    state.touch()  # e.g. made by mktemp
+    assert _init(state, "--fixture", str(fixture)).returncode == 0
+    assert _names(state) == ["solo"]
+    again = _init(state)  # a fake-zfs state is replaced without --force
+    assert (again.returncode, again.stderr) == (0, "")
+    assert _names(state) == ["backup", "pool"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.toml", "state.sqlite"]
+
+
+def test_init_never_replaces_what_is_not_a_file(tmp_path: Path) -> None:
+    for target in (tmp_path, Path(os.devnull)):
+        done = _init(target, "--force")
+        assert (done.returncode, done.stdout) == (1, "")
+        assert (
+            done.stderr
+            == f"fake-zfs init: '{target}' is not a regular file; it is never replaced\n"
+        )
+    assert Path(os.devnull).is_char_device()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_help_and_bad_arguments(tmp_path: Path) -> None:
+    state = tmp_path / "s.sqlite"
+    for flag in ("--help", "-h"):
+        shown = _init(state, flag)
+        assert (shown.returncode, shown.stderr) == (0, "")
+        assert shown.stdout.startswith("usage: fake-zfs init [--fixture FILE] [--force]\n")
+        assert "FAKE_ZFS_STATE" in shown.stdout and "--force" in shown.stdout
+    for args, why in (
+        (["--fixture"], "option '--fixture' needs a FILE"),
+        (["--bogus"], "unexpected argument '--bogus'"),
+    ):
+        bad = _init(state, *args)
+        assert (bad.returncode, bad.stdout) == (2, "")
+        assert (
+            bad.stderr == f"fake-zfs init: {why}\nusage: fake-zfs init [--fixture FILE] [--force]\n"
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_global_help_names_init_and_the_state_variable(tmp_path: Path) -> None:
+    env = _env(tmp_path / "none.sqlite")
+    del env["FAKE_ZFS_STATE"]  # help needs no state
+    done = subprocess.run(
+        [sys.executable, "-m", "fakes.zfs_cli", "--help"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, "")
+    head = done.stdout.split("usage: zfs command args ...")[0]
+    assert "FAKE_ZFS_STATE" in head and "init [--fixture FILE] [--force]" in head
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_concurrent_invocations_do_not_corrupt_state(state: Path, zfs_path: Path) -> None:

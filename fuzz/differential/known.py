@@ -2,7 +2,8 @@
 
 A behaviour of the original is never a finding (:mod:`bytestreamrpc.deviations`). When a
 trial disagrees, each role turns what it observed into :class:`~bytestreamrpc.deviations.
-Observed` (the server role here, from the two servers' records; the client role in
+Observed` (the server role with :func:`recordings.explain.server_observed`, the one reading
+of a server's records that replay and golden check use too; the client role in
 :mod:`.client_runner`, from the scripted server's situations and the job's outcome) and asks
 :func:`~bytestreamrpc.deviations.explain`. An explained disagreement is a *known deviation*:
 :func:`~.search.search` counts it (:class:`KnownMet`: how often, the first trial that showed
@@ -15,13 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
-from bytestreamrpc import messages
-from bytestreamrpc.constants import ErrorId, ResponseType
-from bytestreamrpc.deviations import Answer, Deviation, Observed, StreamEnd
-from recordings.classify import GO_RESPONSE_HEADER
-from recordings.format import S2C, EventRecord, Record, StreamRecord
+from bytestreamrpc.deviations import Deviation
 
-__all__ = ["KnownMet", "server_answers", "server_observed", "summary_lines"]
+__all__ = ["KnownMet", "summary_lines"]
 
 T = TypeVar("T")
 _EXAMPLE_LINES: Final = 8
@@ -39,41 +36,6 @@ class KnownMet(Generic[T]):
     example: T
     said: str
     """What the comparison said of the example before the table explained it."""
-
-
-def server_answers(records: Sequence[Record]) -> tuple[Answer, ...]:
-    """The server's response headers in ``records``, each with how its send stream ended.
-
-    An undecodable header ends the list (no row of the table explains one). A send stream
-    is ``cut`` when its zero chunk never came, including when the server closed right after
-    the OK(ChunkedStream) header.
-    """
-    answers: list[Answer] = []
-    streams = [r for r in records if isinstance(r, StreamRecord) and r.dir == S2C]
-    for i, r in enumerate(streams):
-        if r.go != GO_RESPONSE_HEADER:
-            continue
-        try:
-            h = messages.decode_message(messages.ResponseHeader, r.payload or b"")
-        except Exception:
-            break
-        if r.cut is not None:
-            break
-        end: StreamEnd = ""
-        if h.error_id == ErrorId.NONE and h.response_type == ResponseType.CHUNKED_STREAM:
-            data = streams[i + 1] if i + 1 < len(streams) else None
-            whole = data is not None and data.kind == "data" and data.cut is None
-            end = "complete" if whole else "cut"
-        answers.append(Answer(h.error_id, h.response_type, h.message, end))
-    return tuple(answers)
-
-
-def server_observed(records: Sequence[Record], *, hung: bool) -> Observed:
-    """One server's side of a trial in the table's terms (``hung``: it never closed)."""
-    closed = not hung and any(
-        isinstance(r, EventRecord) and r.event == "eof" and r.dir == S2C for r in records
-    )
-    return Observed(answers=server_answers(records), closed=closed)
 
 
 def summary_lines(

@@ -14,13 +14,14 @@ other than 0/1/89) are disagreements too.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from bytestreamrpc.deviations import Deviation, explain
+from bytestreamrpc.deviations import Deviation, Observed, explain
 from bytestreamrpc.server import Server
 from fakes.mapping import parse_mapping
 from fakes.profile import profile_from_obj
@@ -30,11 +31,11 @@ from fakes.zfs.fixtures import Fixture
 from iut import FixtureCache, IUTSpec, Running, start_server
 from iut.process import ExitStatus
 from recordings.compare import Level, compare_streams
+from recordings.explain import server_observed, server_situations
 from recordings.format import S2C, EventRecord, Record, StreamRecord
 
 from ..strategies import Conversation, World
 from .driver import Played, play, run_in_thread
-from .known import server_observed
 from .pipes import pipe_pair
 from .prefetch import Prefetcher
 
@@ -265,8 +266,10 @@ class Trial:
 
 def explain_server(ref: Played, iut: IUTRun) -> Deviation | None:
     """The §deviations row that explains how the implementation's server differed, if any."""
-    return explain(
-        server_observed(ref.records, hung=ref.timed_out is not None),
-        server_observed(iut.played.records, hung=iut.played.timed_out is not None),
-        role="server",
-    )
+    situations = server_situations(ref.records)  # both played the same client script
+
+    def seen(played: Played) -> Observed:
+        obs = server_observed(played.records, situations)
+        return obs if played.timed_out is None else dataclasses.replace(obs, closed=False)
+
+    return explain(seen(ref), seen(iut.played), role="server")

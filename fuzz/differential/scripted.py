@@ -260,6 +260,8 @@ class ScriptedServer:
             self.situations |= situations_of(rule.plan, answer, kind, data)
         self.t.write(data, self.timeout)
         if after == "close":
+            if isinstance(req.body, PullMeRequest) and not req.body.finished:
+                self.situations.add(Situation.PULLER_GONE)  # it leaves without Finished:true
             return f"closed by the script after {kind.name} #{nth + 1}"
         if after == "continue":
             self._fresh()
