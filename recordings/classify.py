@@ -16,13 +16,12 @@ reference's Go-exact decoder, so the tracker reads them exactly as the original 
 
 Every stream is hashed as it passes and kept up to a bound, so the decision can wait until
 the stream is complete (when all causally earlier traffic is known) and a 1 GiB send stream
-costs one SHA-256 pass and no memory.
+costs one digest pass (:mod:`recordings.digest`, xxh3-128 by default) and no memory.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import struct
 import time
 from collections import deque
@@ -38,6 +37,7 @@ from bytestreamrpc.messages import (
     ResponseHeader,
 )
 
+from .digest import DEFAULT_DIGEST, Digest
 from .format import (
     C2S,
     PREFIX_LEN,
@@ -198,7 +198,7 @@ class _Done:
     chunks: list[int]
     kept: bytes | None
     length: int
-    sha256: str
+    digest: str
     prefix: bytes
     cut: Cut | None
 
@@ -209,6 +209,7 @@ class _StreamParser:
     __slots__ = (
         "_active",
         "_chunks",
+        "_digest",
         "_hasher",
         "_hdr",
         "_keep",
@@ -220,8 +221,9 @@ class _StreamParser:
         "eof",
     )
 
-    def __init__(self, *, keep_all: bool, limit: int) -> None:
+    def __init__(self, *, keep_all: bool, limit: int, digest: Digest) -> None:
         self._keep_all = keep_all
+        self._digest = digest
         self._limit = limit
         self._hdr = bytearray()
         self._remaining = 0
@@ -231,7 +233,7 @@ class _StreamParser:
 
     def _reset(self) -> None:
         self._chunks: list[int] = []
-        self._hasher = hashlib.sha256()
+        self._hasher = self._digest.hasher()
         self._keep: bytearray | None = bytearray()
         self._length = 0
         self._prefix = b""
@@ -310,7 +312,8 @@ class _StreamParser:
 class Recorder:
     """Bytes of both directions in, transcript records out (sans-I/O).
 
-    ``full`` lists the directions whose send streams are kept whole. ``clock`` stamps
+    ``full`` lists the directions whose send streams are kept whole; ``digest`` is what the
+    others (and JSON streams too large to keep) are stored as. ``clock`` stamps
     records with seconds since creation (``None``: no timing, e.g. for golden files).
     Records are returned by each call and also collected in :attr:`records`.
     """
@@ -321,9 +324,14 @@ class Recorder:
         full: Collection[Direction] = (),
         clock: Callable[[], float] | None = None,
         keep_limit: int = KEEP_LIMIT,
+        digest: Digest = DEFAULT_DIGEST,
     ) -> None:
         self.tracker = ConversationTracker()
-        self._parsers = {d: _StreamParser(keep_all=d in full, limit=keep_limit) for d in (C2S, S2C)}
+        self.digest = digest
+        self._parsers = {
+            d: _StreamParser(keep_all=d in full, limit=keep_limit, digest=digest)
+            for d in (C2S, S2C)
+        }
         self._full = frozenset(full)
         self._seq = {C2S: 0, S2C: 0}
         self._clock = clock
@@ -335,8 +343,10 @@ class Recorder:
         self._taint = False
 
     @classmethod
-    def timed(cls, *, full: Collection[Direction] = ()) -> Recorder:
-        return cls(full=full, clock=time.monotonic)
+    def timed(
+        cls, *, full: Collection[Direction] = (), digest: Digest = DEFAULT_DIGEST
+    ) -> Recorder:
+        return cls(full=full, clock=time.monotonic, digest=digest)
 
     def _now(self) -> float | None:
         return None if self._clock is None else self._clock() - self._t0
@@ -359,11 +369,12 @@ class Recorder:
                 chunks=tuple(done.chunks),
                 length=done.length,
                 payload=done.kept,
-                sha256=None if done.kept is not None else done.sha256,
+                digest=None if done.kept is not None else done.digest,
                 go=go,
                 cut=done.cut,
                 crafted=crafted,
                 t=self._now(),
+                digest_alg=self.digest,
             )
         return StreamRecord(
             dir=d,
@@ -372,11 +383,12 @@ class Recorder:
             chunks=tuple(done.chunks),
             length=done.length,
             payload=done.kept if d in self._full else None,
-            sha256=done.sha256,
+            digest=done.digest,
             prefix=done.prefix,
             cut=done.cut,
             crafted=crafted,
             t=self._now(),
+            digest_alg=self.digest,
         )
 
     def feed(self, d: Direction, data: bytes | bytearray | memoryview) -> list[Record]:

@@ -2,13 +2,14 @@
 
 * ``exact``: ``bytes`` plus the chunk boundaries of send streams.
 * ``bytes``: kind, exact chunk boundaries of messages, exact payload bytes (send streams:
-  length and SHA-256), and how the stream ended. The chunk boundaries of a send stream are
+  length and digest), and how the stream ended. The chunk boundaries of a send stream are
   not the protocol's business (the original chunked whatever one read of the ``zfs send``
   pipe returned), so only ``exact`` compares them.
 * ``messages`` (the default): what a Go peer decodes. JSON records are decoded with the
   reference's Go-exact decoder and compared as values, so spacing, key case, key order and
   bytes after the first JSON value do not matter, but every field value does; send streams
-  by length and SHA-256; how the stream ended. Chunk boundaries are not compared.
+  by length and digest (the algorithm the expected record names); how the stream ended.
+  Chunk boundaries are not compared.
 * ``semantic``: ``messages`` minus what the specification leaves free: the ``Message`` text
   of error responses (``ErrorId`` ≠ 0) and the exact decoder error of undecodable input.
 
@@ -107,10 +108,10 @@ def decoded_view(rec: StreamRecord) -> object:
 
     Undecodable JSON records become ``{"<undecodable>": error text, "bytes": text}``; a
     request body of an unknown type is read with Python's JSON reader (no Go type to apply);
-    send streams (and JSON records too large to keep) are ``{"len": N, "sha256": HEX}``.
+    send streams (and JSON records too large to keep) are ``{"len": N, DIGEST: HEX}``.
     """
     if rec.kind == "data" or rec.payload is None:
-        return {"len": rec.length, "sha256": rec.sha256}
+        return {"len": rec.length, rec.digest_alg.value: rec.digest}
     payload = rec.payload
     codec = CODECS.get(rec.go or "")
     if codec is None:
@@ -197,7 +198,7 @@ def render_record(rec: Record | None, level: Level, ignore: Collection[str] = ()
         lines.append(f"end: {_end(rec)}")
     if rec.kind == "data" or rec.payload is None:
         lines.append(f"len: {rec.length}")
-        lines.append(f"sha256: {rec.sha256}")
+        lines.append(f"{rec.digest_alg.value}: {rec.digest}")
         if rec.kind == "data":
             lines.append(f"prefix: {rec.prefix.hex()}")
         return lines
@@ -296,27 +297,35 @@ def compare_streams(
             if expected.payload != actual.payload:
                 return "bytes", _byte_difference(expected.payload, actual.payload)
             return None
-        if (expected.length, expected.sha256) != (actual.length, actual.sha256):
-            return "bytes", (
-                f"expected {expected.length} bytes (sha256 {expected.sha256}), "
-                f"got {actual.length} bytes (sha256 {actual.sha256})"
-            )
-        return None
+        differs = _digest_difference(expected, actual)
+        return None if differs is None else ("bytes", differs)
     if (expected.cut is None) != (actual.cut is None):
         return "end", f"expected {_end(expected)}, got {_end(actual)}"
     if expected.kind == "data":
-        if (expected.length, expected.sha256) != (actual.length, actual.sha256):
-            return "send stream content", (
-                f"expected {expected.length} bytes (sha256 {expected.sha256}), "
-                f"got {actual.length} bytes (sha256 {actual.sha256})"
-            )
-        return None
+        differs = _digest_difference(expected, actual)
+        return None if differs is None else ("send stream content", differs)
     a = comparable_view(expected, level, ignore)
     b = comparable_view(actual, level, ignore)
     path = _first_difference(a, b)
     if path is None:
         return None
     return f"field {path}", f"expected {_field(a, path)}, got {_field(b, path)}"
+
+
+def _digest_difference(expected: StreamRecord, actual: StreamRecord) -> str | None:
+    """How length and digest differ, in the algorithm the expected record names (the
+    actual payload is hashed with it when the actual record used another); ``None``."""
+    alg = expected.digest_alg
+    got = actual.digest
+    if actual.digest_alg is not alg:
+        got = alg.of(actual.payload) if actual.payload is not None else None
+    if (expected.length, expected.digest) == (actual.length, got):
+        return None
+    shown = got if got is not None else f"unknown: only {actual.digest_alg.value} recorded"
+    return (
+        f"expected {expected.length} bytes ({alg.value} {expected.digest}), "
+        f"got {actual.length} bytes ({alg.value} {shown})"
+    )
 
 
 def _field(view: object, path: str) -> str:

@@ -1,11 +1,13 @@
 """The transcript format: one JSON object per line, versioned (docs/RECORDINGS.md).
 
-Line 1 is the :class:`Header`. Every following line is a record, in the order the recorder
+Line 1 is the :class:`Header`; it names the digest stored for streams not kept whole
+(:mod:`recordings.digest`; version 1 files, which do not name one, used SHA-256). Every
+following line is a record, in the order the recorder
 saw it complete:
 
 * a :class:`StreamRecord` per chunked stream one direction sent (``c2s`` client to server,
   ``s2c`` server to client): its exact chunk boundaries, and either the message it carries
-  (``kind: "json"``) or, for a send stream (``kind: "data"``), its length, SHA-256 and first
+  (``kind: "json"``) or, for a send stream (``kind: "data"``), its length, digest and first
   bytes (the whole payload as base64 when recorded with ``--full``);
 * an :class:`EventRecord`: a direction reaching end of file (``eof``), the recorded
   process's exit status (``exit``), or what a recorded client job ended with (``outcome``:
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import io
 import json
 import os
@@ -41,6 +42,8 @@ from pathlib import Path
 from typing import IO, Any, Final, Literal
 
 from bytestreamrpc.framing import TERMINATOR, chunk_header
+
+from .digest import DEFAULT_DIGEST, Digest
 
 __all__ = [
     "C2S",
@@ -58,6 +61,7 @@ __all__ = [
     "Transcript",
     "TranscriptError",
     "TranscriptWriter",
+    "check_digest",
     "dumps_end",
     "dumps_header",
     "dumps_record",
@@ -72,7 +76,8 @@ __all__ = [
 ]
 
 FORMAT_NAME: Final = "zrepl-conformance-transcript"
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
+"""Version 2 added the header's ``digest`` (version 1 files are read as ``sha256``)."""
 PREFIX_LEN: Final = 32
 """Bytes of a send stream kept as its ``prefix`` (hex) when the payload is not stored whole."""
 
@@ -139,8 +144,9 @@ class StreamRecord:
     """Payload bytes in the stream (including a cut chunk's partial payload)."""
     payload: bytes | None = None
     """The exact payload (JSON records; send streams only when recorded whole)."""
-    sha256: str | None = None
-    """Hex digest of the payload (send streams, and JSON records too large to keep)."""
+    digest: str | None = None
+    """Hex digest (:attr:`digest_alg`) of the payload (send streams, and JSON records too
+    large to keep)."""
     prefix: bytes = b""
     """First :data:`PREFIX_LEN` payload bytes (send streams)."""
     go: str | None = None
@@ -153,6 +159,8 @@ class StreamRecord:
     """Seconds since the recording started (informational, never compared)."""
     line: int = field(default=0, compare=False)
     """Line in the file it was read from (0 when not read from a file)."""
+    digest_alg: Digest = DEFAULT_DIGEST
+    """The algorithm of :attr:`digest` (the transcript header's)."""
 
     @property
     def is_json(self) -> bool:
@@ -206,6 +214,8 @@ class Header:
     title: str | None = None
     full: tuple[Direction, ...] = ()
     """Directions whose send streams are stored whole."""
+    digest: Digest = DEFAULT_DIGEST
+    """The digest every record of the transcript stores (``sha256`` in version 1 files)."""
     version: int = FORMAT_VERSION
     toolkit: str = field(default_factory=toolkit_version)
     started: str | None = None
@@ -237,7 +247,6 @@ class Transcript:
 # --------------------------------------------------------------------------- helpers
 
 _RLE_TOKEN: Final = re.compile(r"^([1-9][0-9]*)(?:\*([1-9][0-9]*))?$")
-_HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
 
 
 def format_chunks(sizes: Iterable[int]) -> str:
@@ -312,7 +321,7 @@ def wire_bytes(rec: StreamRecord) -> bytes:
     """
     if rec.payload is None:
         raise ValueError(
-            f"{rec.describe()}: payload stored as length + SHA-256 only (record with --full)"
+            f"{rec.describe()}: payload stored as length + digest only (record with --full)"
         )
     out = bytearray()
     pos = 0
@@ -337,9 +346,10 @@ def wire_bytes(rec: StreamRecord) -> bytes:
 def _header_dict(h: Header) -> dict[str, object]:
     d: dict[str, object] = {
         "format": FORMAT_NAME,
-        "version": h.version,
+        "version": FORMAT_VERSION,
         "toolkit": h.toolkit,
         "what": h.what,
+        "digest": h.digest.value,
     }
     for key in ("scenario", "title", "fixture", "identity"):
         value = getattr(h, key)
@@ -405,8 +415,8 @@ def record_dict(rec: Record) -> dict[str, object]:
             _store_bytes(d, rec.payload)
     else:
         d["len"] = rec.length
-        if rec.sha256 is not None:
-            d["sha256"] = rec.sha256
+        if rec.digest is not None:
+            d[rec.digest_alg.value] = rec.digest
         if rec.kind == "data":
             d["prefix"] = rec.prefix.hex()
         if rec.payload is not None:
@@ -418,6 +428,16 @@ def record_dict(rec: Record) -> dict[str, object]:
 
 def dumps_record(rec: Record) -> str:
     return _dumps(record_dict(rec))
+
+
+def check_digest(header: Header, rec: Record) -> None:
+    """:class:`ValueError` when ``rec`` stores a digest other than the one ``header`` names
+    (such a file could not be read back)."""
+    if isinstance(rec, StreamRecord) and rec.digest is not None and rec.digest_alg != header.digest:
+        raise ValueError(
+            f"{rec.describe()}: stores a {rec.digest_alg.value} digest, "
+            f"the transcript header names {header.digest.value}"
+        )
 
 
 def dumps_end(count: int) -> str:
@@ -437,6 +457,7 @@ class TranscriptWriter:
             self.path = getattr(target, "name", "<stream>")
             self._file = target
             self._owns = False
+        self.header = header
         self._file.write(dumps_header(header) + "\n")
         self._file.flush()
         self.count = 0
@@ -447,6 +468,7 @@ class TranscriptWriter:
 
     def write_all(self, recs: Iterable[Record]) -> None:
         for rec in recs:
+            check_digest(self.header, rec)
             self._file.write(dumps_record(rec) + "\n")
             self.count += 1
         self._file.flush()
@@ -468,6 +490,7 @@ def write_transcript(path: str | Path, t: Transcript) -> None:
     buf = io.StringIO()
     buf.write(dumps_header(t.header) + "\n")
     for rec in t.records:
+        check_digest(t.header, rec)
         buf.write(dumps_record(rec) + "\n")
     buf.write(dumps_end(len(t.records)) + "\n")
     tmp.write_text(buf.getvalue(), encoding="utf-8")
@@ -491,6 +514,7 @@ _HEADER_KEYS: Final = frozenset(
         "command",
         "full",
         "started",
+        "digest",
     }
 )
 _STREAM_KEYS: Final = frozenset(
@@ -506,9 +530,9 @@ _STREAM_KEYS: Final = frozenset(
         "text",
         "b64",
         "len",
-        "sha256",
         "prefix",
         "t",
+        *(d.value for d in Digest),
     }
 )
 _EVENT_KEYS: Final = frozenset({"event", "dir", "status", "reason", "t", "state"})
@@ -556,6 +580,15 @@ def _header_from(d: Mapping[str, object]) -> Header:
     full = _opt(d, "full", list, "header") or []
     if not all(x in DIRECTIONS for x in full):
         raise _Bad("header: 'full' must list directions ('c2s', 's2c')")
+    if version == 1:
+        if "digest" in d:
+            raise _Bad("header: 'digest' needs format version 2 (version 1 always used sha256)")
+        digest = Digest.SHA256
+    else:
+        try:
+            digest = Digest.named(_get(d, "digest", str, "header"))
+        except ValueError as exc:
+            raise _Bad(f"header: {exc}") from None
     return Header(
         what=_get(d, "what", str, "header"),
         fixture=_opt(d, "fixture", str, "header"),
@@ -565,6 +598,7 @@ def _header_from(d: Mapping[str, object]) -> Header:
         scenario=_opt(d, "scenario", str, "header"),
         title=_opt(d, "title", str, "header"),
         full=tuple(full),
+        digest=digest,
         version=version,
         toolkit=_get(d, "toolkit", str, "header"),
         started=_opt(d, "started", str, "header"),
@@ -578,7 +612,29 @@ def _b64(value: str, key: str) -> bytes:
         raise _Bad(f"key {key!r} is not valid base64: {exc}") from None
 
 
-def _stream_from(d: Mapping[str, object], line: int) -> StreamRecord:
+def _digest_of(d: Mapping[str, object], named: Digest | None) -> tuple[Digest, str | None]:
+    """The record's digest algorithm and hex value; ``named`` is the header's algorithm
+    (``None``: a lone record, whose key says it)."""
+    present = [a for a in Digest if a.value in d]
+    if len(present) > 1:
+        raise _Bad(
+            "stream record: give one digest, not " + " and ".join(repr(a.value) for a in present)
+        )
+    alg = named or (present[0] if present else DEFAULT_DIGEST)
+    if present and present[0] is not alg:
+        raise _Bad(
+            f"stream record: stores a {present[0].value!r} digest, the header names {alg.value!r}"
+        )
+    value = _opt(d, alg.value, str, "stream record")
+    if value is not None and not alg.is_valid_hex(value):
+        raise _Bad(
+            f"stream record: {alg.value!r} must be {alg.hex_length} lower-case hex digits, "
+            f"got {value!r:.80}"
+        )
+    return alg, value
+
+
+def _stream_from(d: Mapping[str, object], line: int, named: Digest | None = None) -> StreamRecord:
     unknown = sorted(set(d) - _STREAM_KEYS)
     if unknown:
         raise _Bad(f"stream record: unknown key {unknown[0]!r}")
@@ -623,9 +679,7 @@ def _stream_from(d: Mapping[str, object], line: int) -> StreamRecord:
         payload = _get(d, "text", str, "stream record").encode("utf-8", "strict")
     elif "b64" in d:
         payload = _b64(_get(d, "b64", str, "stream record"), "b64")
-    sha = _opt(d, "sha256", str, "stream record")
-    if sha is not None and not _HEX64.match(sha):
-        raise _Bad("stream record: 'sha256' must be 64 lower-case hex digits")
+    alg, digest = _digest_of(d, named)
     prefix = b""
     if kind == "json":
         if "prefix" in d:
@@ -643,15 +697,15 @@ def _stream_from(d: Mapping[str, object], line: int) -> StreamRecord:
                         "stream record: 'msg' does not match the stored bytes "
                         "('text'/'b64' are authoritative; 'msg' is only derived from them)"
                     )
-        if payload is None and sha is None:
-            raise _Bad("stream record: a JSON record needs 'msg', 'text', 'b64' or 'sha256'")
+        if payload is None and digest is None:
+            raise _Bad(f"stream record: a JSON record needs 'msg', 'text', 'b64' or {alg.value!r}")
         length = len(payload) if payload is not None else _get(d, "len", int, "stream record")
         if payload is not None and "len" in d and d["len"] != length:
             raise _Bad(f"stream record: 'len' {d['len']!r} does not match the payload ({length})")
     else:
         length = _get(d, "len", int, "stream record")
-        if sha is None:
-            raise _Bad("stream record: a send stream needs 'sha256'")
+        if digest is None:
+            raise _Bad(f"stream record: a send stream needs {alg.value!r}")
         try:
             prefix = bytes.fromhex(_get(d, "prefix", str, "stream record"))
         except ValueError:
@@ -667,8 +721,8 @@ def _stream_from(d: Mapping[str, object], line: int) -> StreamRecord:
     if payload is not None:
         if len(payload) != length:
             raise _Bad(f"stream record: 'len' {length} does not match the payload")
-        if sha is not None and hashlib.sha256(payload).hexdigest() != sha:
-            raise _Bad("stream record: 'sha256' does not match the payload")
+        if digest is not None and alg.of(payload) != digest:
+            raise _Bad(f"stream record: {alg.value!r} does not match the payload")
     in_chunks = sum(chunks)
     if cut is not None and cut.declared is not None:
         got = length - in_chunks
@@ -686,13 +740,14 @@ def _stream_from(d: Mapping[str, object], line: int) -> StreamRecord:
         chunks=chunks,
         length=length,
         payload=payload,
-        sha256=sha,
+        digest=digest,
         prefix=prefix,
         go=go,
         cut=cut,
         crafted=crafted,
         t=float(t) if t is not None else None,
         line=line,
+        digest_alg=alg,
     )
 
 
@@ -799,7 +854,7 @@ def read_transcript(path: str | Path, *, allow_incomplete: bool = False) -> Tran
                         raise _Bad(f"end line says {d.get('end')!r} records, found {len(records)}")
                     ended = n
                     continue
-                rec = _event_from(d, n) if "event" in d else _stream_from(d, n)
+                rec = _event_from(d, n) if "event" in d else _stream_from(d, n, header.digest)
             except (_Bad, ValueError, RecursionError) as exc:
                 why = str(exc)
                 if truncated:

@@ -24,8 +24,10 @@ from iut import FixtureCache, IUTSpec, reference_spec, start_server
 
 from .classify import Recorder
 from .compare import Level
+from .digest import DEFAULT_DIGEST, Digest
 from .driver import Driver, RecordingTransport, ScenarioError, response_errors, server_closed
 from .format import C2S, Header, Transcript, TranscriptError, read_transcript
+from .repeat import RepeatResult, repeat
 from .replay import ReplayResult, replay_server
 from .scenarios import SCENARIOS, Scenario
 
@@ -61,8 +63,10 @@ def record_scenario(
     spec: IUTSpec | None = None,
     *,
     timeout: float = RECORD_TIMEOUT,
+    digest: Digest = DEFAULT_DIGEST,
 ) -> Transcript:
-    """Play ``sc`` against ``spec.server`` (the reference by default) and return its transcript.
+    """Play ``sc`` against ``spec.server`` (the reference by default) and return its transcript
+    (send streams it does not keep whole stored as ``digest``).
 
     Raises :class:`ScenarioError` when the conversation does not show what the scenario
     claims (its ``errors`` and ``closes``).
@@ -71,7 +75,7 @@ def record_scenario(
     running = start_server(
         spec, cache, fixture=sc.fixture, profile=sc.profile, identity=sc.identity
     )
-    rec = Recorder(full=(C2S,))
+    rec = Recorder(full=(C2S,), digest=digest)
     transport = RecordingTransport(running.transport, rec, timeout)
     try:
         sc.run(Driver(transport, _fixture_model(sc.fixture)))
@@ -100,6 +104,7 @@ def record_scenario(
         profile=dict(sc.profile),
         identity=sc.identity,
         full=(C2S,),
+        digest=digest,
     )
     return Transcript(header, rec.records)
 
@@ -126,12 +131,16 @@ class GoldenResult:
     seconds: float = 0.0
     excluded: str | None = None
     """The description's reason for excluding ``golden.NAME``."""
+    runs: RepeatResult | None = None
+    """Every run (``check(repeat=N)``); :attr:`result` is the one shown."""
 
     @property
     def ok(self) -> bool:
         if self.excluded is not None:
             return True
-        return self.problem is None and self.result is not None and self.result.ok
+        if self.problem is not None or self.result is None:
+            return False
+        return self.runs.ok if self.runs is not None else self.result.ok
 
     @property
     def outcome(self) -> str:
@@ -139,6 +148,8 @@ class GoldenResult:
             return "excluded"
         if self.problem is not None or self.result is None:
             return "error"
+        if self.runs is not None:
+            return self.runs.outcome
         return self.result.outcome
 
     def line(self) -> str:
@@ -153,10 +164,13 @@ class GoldenResult:
             "mismatch": "FAIL",
             "error": "ERROR",
             "unimplemented": "UNIMPLEMENTED",
-        }[self.result.outcome]
-        if self.result.outcome == "pass":
-            return f"{verdict:5} {self.name}"
-        return f"{verdict:5} {self.name}\n" + _indent(self.result.summary(str(self.path)))
+            "unstable": "UNSTABLE",
+        }[self.outcome]
+        runs = self.runs if self.runs is not None else RepeatResult([self.result])
+        if self.outcome == "pass":
+            n = len(runs.runs)
+            return f"{verdict:5} {self.name}" + (f" ({n}/{n} identical)" if n > 1 else "")
+        return f"{verdict:5} {self.name}\n" + _indent(runs.summary(str(self.path)))
 
 
 def _indent(text: str) -> str:
@@ -173,6 +187,17 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return not self.orphans and not self.missing and all(r.ok for r in self.results)
+
+    @property
+    def only_unstable(self) -> bool:
+        """Not ok, but every problem is an UNSTABLE result (``golden check`` exits 4)."""
+        bad = [r for r in self.results if not r.ok]
+        return (
+            not self.orphans
+            and not self.missing
+            and bool(bad)
+            and all(r.outcome == "unstable" for r in bad)
+        )
 
 
 def _workers(workers: int | None) -> int:
@@ -191,8 +216,14 @@ def check(
     directory: Path = GOLDEN_DIR,
     scenarios: Sequence[Scenario] = SCENARIOS,
     progress: Callable[[GoldenResult], None] | None = None,
+    times: int = 1,
+    keep: Path | None = None,
 ) -> CheckReport:
-    """Replay every golden file (or ``names``) against ``spec.server`` and compare."""
+    """Replay every golden file (or ``names``) against ``spec.server`` and compare.
+
+    ``times`` replays each file that often (:mod:`recordings.repeat`); the differing runs of
+    an UNSTABLE file are written to ``keep`` (as ``NAME.runN.jsonl``) when it is given.
+    """
     t0 = time.monotonic()
     spec = spec or reference_spec()
     report = CheckReport()
@@ -217,10 +248,16 @@ def check(
         start = time.monotonic()
         try:
             transcript = read_transcript(path)
-            res.result = replay_server(
-                transcript, spec, cache, level=level, ignore=ignore, timeout=timeout,
-                strict=strict,
+            runs = repeat(
+                lambda: replay_server(
+                    transcript, spec, cache, level=level, ignore=ignore, timeout=timeout,
+                    strict=strict,
+                ),
+                times,
             )  # fmt: skip
+            res.runs, res.result = runs, runs.example
+            if runs.outcome == "unstable" and keep is not None:
+                runs.keep(keep, sc.name, str(path))
         except (TranscriptError, OSError, Exception) as exc:
             res.problem = str(exc)
         res.seconds = time.monotonic() - start
@@ -249,8 +286,10 @@ def update(
     workers: int | None = None,
     directory: Path = GOLDEN_DIR,
     scenarios: Sequence[Scenario] = SCENARIOS,
+    digest: Digest = DEFAULT_DIGEST,
 ) -> tuple[list[str], list[str], list[str]]:
-    """Record scenarios (``new``: only those without a file; ``all``: every one).
+    """Record scenarios (``new``: only those without a file; ``all``: every one), storing
+    server send streams as ``digest``.
 
     Returns ``(written, failed (with reasons), pruned orphans)``.
     """
@@ -271,7 +310,7 @@ def update(
 
     def one(sc: Scenario, cache: FixtureCache) -> tuple[Scenario, Transcript | str]:
         try:
-            return sc, record_scenario(sc, cache, spec)
+            return sc, record_scenario(sc, cache, spec, digest=digest)
         except Exception as exc:
             return sc, f"{sc.name}: {exc}"
 

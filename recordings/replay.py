@@ -3,8 +3,9 @@
 :func:`replay` is the engine: over any transport it walks the recorded records in order,
 *writes* the streams of the side it plays (exact recorded bytes, chunk boundaries and all),
 half-closes where the recording shows that side's end of file, and *reads and compares* the
-streams of the other side as they come back (:mod:`recordings.compare`). The first
-difference stops the replay. What the implementation actually sent is recorded with the same
+streams of the other side as they come back (:mod:`recordings.compare`), hashing what
+arrives with the digest the transcript names. The first difference stops the replay. What
+the implementation actually sent is recorded with the same
 :class:`~recordings.classify.Recorder`, so the result carries a transcript of the replay too
 (the conformance suite shows it as the wire log).
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bytestreamrpc.deviations import Deviation
@@ -39,6 +40,7 @@ from iut.spec import parse_command
 
 from .classify import GO_REQUEST_HEADER, Recorder
 from .compare import Level, Mismatch, compare_streams, make_mismatch
+from .digest import DEFAULT_DIGEST, Digest
 from .explain import explain_client_mismatch, explain_server_mismatch
 from .format import (
     C2S,
@@ -85,6 +87,8 @@ class ReplayResult:
     """Everything that crossed the connection during the replay, as records."""
     status: ExitStatus | None = None
     stderr: str = ""
+    digest: Digest = DEFAULT_DIGEST
+    """The digest :attr:`actual` stores (the replayed transcript's)."""
     client: ClientOutcome | None = None
     """Client replays: the client's exit status and fake ZFS datasets afterwards."""
     deviation: Deviation | None = None
@@ -109,8 +113,9 @@ class ReplayResult:
         return self.outcome in ("pass", "deviation")
 
     def transcript(self, header: Header) -> Transcript:
-        """The replay itself as a transcript (for wire logs)."""
-        return Transcript(header, list(self.actual))
+        """The replay itself as a transcript (for wire logs), under ``header`` with the digest
+        its records store."""
+        return Transcript(replace(header, digest=self.digest), list(self.actual))
 
     def summary(self, source: str = "transcript") -> str:
         if self.outcome == "unimplemented":
@@ -158,15 +163,15 @@ class _Replay:
     """One walk over a transcript: plays one side, reads and compares the other."""
 
     def __init__(self, transport: Transport, play: Direction, level: Level,
-                 ignore: Collection[str], timeout: float) -> None:  # fmt: skip
+                 ignore: Collection[str], timeout: float, digest: Digest) -> None:  # fmt: skip
         self.transport = transport
         self.play = play
         self.level = level
         self.ignore = ignore
         self.timeout = timeout
-        self.rec = Recorder(full=(play,))
+        self.rec = Recorder(full=(play,), digest=digest)
         self.peer = _Peer(transport, self.rec, other(play), timeout)
-        self.result = ReplayResult(actual=self.rec.records)
+        self.result = ReplayResult(actual=self.rec.records, digest=digest)
         self.writable = True
 
     def write(self, index: int, exp: StreamRecord) -> bool:
@@ -277,12 +282,13 @@ def replay(
     timeout: float = DEFAULT_REPLAY_TIMEOUT,
     settle: bool = False,
 ) -> ReplayResult:
-    """Play the ``play`` side of ``transcript`` over ``transport``; compare the other side.
+    """Play the ``play`` side of ``transcript`` over ``transport``; compare the other side
+    (hashing what arrives with the digest the transcript's header names).
 
     ``settle``: after a difference, carry on playing and collect the rest of what the peer
     says (``result.actual``), for :mod:`recordings.explain`.
     """
-    r = _Replay(transport, play, level, ignore, timeout)
+    r = _Replay(transport, play, level, ignore, timeout, transcript.header.digest)
     records = list(transcript.records)
     done = r.walk(records)
     if settle and r.result.mismatch is not None and r.result.error is None:
@@ -454,7 +460,7 @@ def replay_client(
         try:
             transport = running.transport if stdio else running.accept(wait)
         except PeerTimeout as exc:
-            result = ReplayResult(error=f"the client never connected: {exc}")
+            result = ReplayResult(error=f"the client never connected: {exc}", digest=h.digest)
             return _finish(running, result, 0)
         try:
             result = replay(transcript, transport, play=S2C, level=level, ignore=ignore,

@@ -128,7 +128,12 @@ class RecordingSink:
         self, writer: TranscriptWriter, *, full: Collection[Direction] = (), timing: bool = True
     ) -> None:
         self.writer = writer
-        self.recorder = Recorder.timed(full=full) if timing else Recorder(full=full)
+        digest = writer.header.digest
+        self.recorder = (
+            Recorder.timed(full=full, digest=digest)
+            if timing
+            else Recorder(full=full, digest=digest)
+        )
         self.queue: queue.Queue[object] = queue.Queue(QUEUE_BLOCKS)
         self._work: queue.Queue[object] = queue.Queue()
         self._free: queue.Queue[bytearray] = queue.Queue()

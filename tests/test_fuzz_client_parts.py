@@ -210,7 +210,7 @@ def test_flip_and_wrong_stream_faults_keep_the_stream_whole() -> None:
     assert (
         got.cut is None
         and got.length == len(DATA)
-        and got.sha256 != _records(render(answer))[1].sha256
+        and got.digest != _records(render(answer))[1].digest
     )
     data, _ = apply_plan(StreamFault("wrong"), answer, RT.INITIAL_TRANSFER, lambda: b"other")
     assert _records(data)[1].length == 5

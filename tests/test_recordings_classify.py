@@ -137,7 +137,7 @@ def test_a_whole_conversation_is_classified() -> None:
         "rpc.ResponseHeader",
     ]
     data = [r for r in recs if isinstance(r, StreamRecord) and r.kind == "data"]
-    assert data[0].length == 70_000 and data[0].payload is None and data[0].sha256
+    assert data[0].length == 70_000 and data[0].payload is None and data[0].digest
     assert data[0].chunks == (32764, 32764, 70_000 - 2 * 32764)
     assert isinstance(recs[-1], EventRecord) and recs[-1].event == "eof"
 

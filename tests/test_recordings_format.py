@@ -10,10 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import xxhash
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bytestreamrpc.constants import ResponseType
+from bytestreamrpc.framing import encode_stream
+from bytestreamrpc.messages import ResponseHeader, encode_message
 from recordings.classify import Recorder
+from recordings.digest import Digest
 from recordings.format import (
     C2S,
     FORMAT_VERSION,
@@ -52,7 +57,7 @@ def test_chunk_sizes_are_run_length_encoded() -> None:
 def _stream(
     d: str, seq: int, kind: str, payload: bytes, chunks: list[int], cut: Cut | None, full: bool
 ) -> StreamRecord:
-    sha = hashlib.sha256(payload).hexdigest()
+    digest = xxhash.xxh3_128(payload).hexdigest()
     if kind == "json":
         return StreamRecord(d, seq, "json", tuple(chunks), len(payload), payload, go="x.Y", cut=cut)  # type: ignore[arg-type]
     return StreamRecord(
@@ -62,7 +67,7 @@ def _stream(
         tuple(chunks),
         len(payload),
         payload if full else None,
-        sha,
+        digest,
         payload[:32],
         cut=cut,
     )
@@ -142,9 +147,21 @@ def _write(path: Path, lines: list[str]) -> Path:
 
 
 HEADER = json.dumps(
+    {
+        "format": "zrepl-conformance-transcript",
+        "version": 2,
+        "toolkit": "t",
+        "what": "test",
+        "digest": "xxh3-128",
+    }
+)
+HEADER_V1 = json.dumps(
     {"format": "zrepl-conformance-transcript", "version": 1, "toolkit": "t", "what": "test"}
 )
+"""A header as written before transcripts named their digest (read as sha256)."""
 GOOD = dumps_record(StreamRecord(C2S, 0, "json", (3,), 3, b"{}\n", go="rpc.RequestHeader"))
+DATA = dumps_record(StreamRecord(S2C, 0, "data", (3,), 3, None, "ab" * 16, b"abc"))
+"""A digest-only send stream (xxh3-128: 32 hex digits)."""
 
 
 def test_good_file_reads(tmp_path: Path) -> None:
@@ -161,7 +178,7 @@ def test_good_file_reads(tmp_path: Path) -> None:
     [
         ([], 1, "empty transcript"),
         (['{"format":"other"}'], 1, "not a transcript"),
-        ([HEADER.replace('"version": 1', '"version": 2')], 1, "newer than this toolkit"),
+        ([HEADER.replace('"version": 2', '"version": 3')], 1, "newer than this toolkit"),
         ([HEADER, GOOD, "{not json"], 3, "not valid JSON"),
         ([HEADER, GOOD.replace('"seq":0', '"seq":1')], 2, "numbered 1, expected 0"),
         ([HEADER, GOOD.replace('"chunks":"3"', '"chunks":"4"')], 2, "chunk sizes add up to 4"),
@@ -171,6 +188,22 @@ def test_good_file_reads(tmp_path: Path) -> None:
         ([HEADER, GOOD, '{"event":"eof","dir":"up"}'], 3, "'dir' must be"),
         ([HEADER, '{"event":"boom"}'], 2, "unknown event"),
         ([HEADER, "[1, 2]"], 2, "must be a JSON object"),
+        # corrupted digest fields
+        ([HEADER.replace("xxh3-128", "md5")], 1, "header: unknown digest 'md5'"),
+        ([HEADER.replace('"xxh3-128"', "7")], 1, "key 'digest' must be a string"),
+        ([HEADER.replace(', "digest": "xxh3-128"', "")], 1, "key 'digest' must be a string"),
+        ([HEADER_V1[:-1] + ', "digest": "sha256"}'], 1, "'digest' needs format version 2"),
+        ([HEADER, DATA.replace("ab" * 16, "ab" * 15)], 2, "'xxh3-128' must be 32 lower-case hex"),
+        ([HEADER, DATA.replace("ab" * 16, "AB" * 16)], 2, "'xxh3-128' must be 32 lower-case hex"),
+        ([HEADER, DATA.replace("ab" * 16, "zz" * 16)], 2, "'xxh3-128' must be 32 lower-case hex"),
+        ([HEADER, DATA.replace('"xxh3-128"', '"sha256"')], 2, "stores a 'sha256' digest, the h"),
+        ([HEADER_V1, DATA], 2, "stores a 'xxh3-128' digest, the header names 'sha256'"),
+        (
+            [HEADER, DATA.replace('"xxh3-128":', '"sha256":"' + "0" * 64 + '","xxh3-128":')],
+            2,
+            "give one digest",
+        ),
+        ([HEADER, DATA.replace('"xxh3-128":"' + "ab" * 16 + '",', "")], 2, "needs 'xxh3-128'"),
         (
             [HEADER, GOOD[:-1] + ',"text":"{\\"a\\":2}\\n"}'],
             2,
@@ -199,10 +232,59 @@ def test_truncated_last_line(tmp_path: Path) -> None:
 
 def test_digest_mismatch_is_detected(tmp_path: Path) -> None:
     rec = _stream(S2C, 0, "data", b"abc", [3], None, True)
-    line = dumps_record(rec).replace(hashlib.sha256(b"abc").hexdigest(), "0" * 64)
+    line = dumps_record(rec).replace(xxhash.xxh3_128(b"abc").hexdigest(), "0" * 32)
     p = _write(tmp_path / "d.jsonl", [HEADER, line, '{"end":1}'])
-    with pytest.raises(TranscriptError, match="'sha256' does not match"):
+    with pytest.raises(TranscriptError, match="'xxh3-128' does not match"):
         read_transcript(p)
+
+
+def test_each_digest_round_trips_and_is_checked_against_the_payload(tmp_path: Path) -> None:
+    payload = bytes(range(256)) * 5
+    for digest in Digest:
+        rec = Recorder(full=(S2C,), digest=digest)
+        rec.feed(S2C, b"".join(framing_stream(payload)))
+        [_response, data] = rec.records
+        assert isinstance(data, StreamRecord) and data.kind == "data"
+        assert data.digest_alg is digest
+        assert (
+            data.digest
+            == {
+                Digest.SHA256: hashlib.sha256(payload).hexdigest(),
+                Digest.XXH3_128: xxhash.xxh3_128(payload).hexdigest(),
+            }[digest]
+        )
+        path = tmp_path / f"{digest.value}.jsonl"
+        write_transcript(path, Transcript(Header(what="t", digest=digest), rec.records))
+        assert json.loads(path.read_text().splitlines()[0])["digest"] == digest.value
+        back = read_transcript(path)
+        assert back.header.digest is digest and back.records == rec.records
+        # the stored payload is checked against the digest the header names
+        text = path.read_text().replace(data.digest or "", "0" * digest.hex_length)
+        path.write_text(text)
+        with pytest.raises(TranscriptError, match=f"'{digest.value}' does not match the payload"):
+            read_transcript(path)
+
+
+def framing_stream(payload: bytes) -> list[bytes]:
+    """What a server sends for a send stream: a ChunkedStream response header, the stream."""
+    header = ResponseHeader(response_type=int(ResponseType.CHUNKED_STREAM))
+    return [encode_stream(encode_message(header)), encode_stream(payload)]
+
+
+def test_a_record_under_the_wrong_header_is_refused_when_written(tmp_path: Path) -> None:
+    rec = Recorder(digest=Digest.SHA256)
+    rec.feed(S2C, b"".join(framing_stream(b"x" * 100)))
+    with pytest.raises(ValueError, match="stores a sha256 digest, the transcript header names"):
+        write_transcript(tmp_path / "w.jsonl", Transcript(Header(what="t"), rec.records))
+
+
+def test_version_1_transcripts_are_read_as_sha256() -> None:
+    old = read_transcript(Path(__file__).parent / "data" / "transcripts-v1" / "pullme-ok.jsonl")
+    assert old.header.version == 1 and old.header.digest is Digest.SHA256
+    data = [r for r in old.streams() if r.kind == "data"]
+    assert data and all(r.digest_alg is Digest.SHA256 for r in data)
+    whole = [r for r in data if r.payload is not None]
+    assert whole and all(hashlib.sha256(r.payload or b"").hexdigest() == r.digest for r in whole)
 
 
 def test_a_file_cut_at_a_line_boundary_is_noticed(tmp_path: Path) -> None:
@@ -243,10 +325,12 @@ def test_write_then_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "content",
     [
-        HEADER.replace('"version": 1', '"version": 9') + "\n",
+        HEADER.replace('"version": 2', '"version": 9') + "\n",
         HEADER + "\n" + GOOD[:20],
         HEADER + "\n" + GOOD + "\n" + "garbage\n",
         HEADER + "\n" + GOOD + "\n",
+        HEADER.replace("xxh3-128", "crc32") + "\n",
+        HEADER + "\n" + DATA.replace("ab" * 16, "ab" * 15) + '\n{"end":1}\n',
     ],
 )
 def test_replay_cli_reports_bad_transcripts_in_one_line(tmp_path: Path, content: str) -> None:

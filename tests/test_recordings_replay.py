@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import xxhash
 
 from bytestreamrpc import framing, messages
 from bytestreamrpc.client import Client
@@ -27,11 +28,12 @@ from bytestreamrpc.transport import connect_socket
 from iut import FixtureCache, reference_spec, spec_from_server_cmd
 from iut.spec import REFERENCE_SERVER, IUTSpec
 from recordings.compare import BYTE_LEVELS, Level
+from recordings.digest import Digest
 from recordings.format import C2S, S2C, Header, StreamRecord, read_transcript
 from recordings.golden import GOLDEN_DIR
 from recordings.replay import replay_server
 from recordings.tee import proxy
-from tests.recordings_standin import VERSIONS, BigSource, StandInHandler
+from tests.recordings_standin import VERSIONS, BigSource, StandInHandler, payload
 
 PY = sys.executable
 HERE = Path(__file__).parent
@@ -97,10 +99,11 @@ def test_recorder_is_transparent_for_a_256_mib_transfer(tmp_path: Path) -> None:
     t = read_transcript(out)
     data = [r for r in t.streams(S2C) if r.kind == "data"]
     src = BigSource(SIZE, b"pool/data@s1")
-    h = hashlib.sha256()
+    h = xxhash.xxh3_128()  # the default digest, computed independently
     while block := src.read(1 << 20):
         h.update(block)
-    assert [(r.length, r.sha256) for r in data] == [(SIZE, h.hexdigest())]
+    assert t.header.digest is Digest.XXH3_128
+    assert [(r.length, r.digest) for r in data] == [(SIZE, h.hexdigest())]
     assert t.records[-1].event == "exit" and t.records[-1].status == 7  # type: ignore[union-attr]
     eofs = [str(r.dir) for r in t.events() if r.event == "eof"]
     assert sorted(eofs) == [C2S, S2C]
@@ -390,3 +393,85 @@ def test_record_a_pull_job_then_replay_the_server_side_to_it(
     )
     assert rep.returncode == 1
     assert "c2s [level messages]: field Filesystem" in rep.stdout
+
+
+# --------------------------------------------------------------------------- digests
+
+V1_DIR = HERE / "data" / "transcripts-v1"
+"""Golden files as written before transcripts named their digest (format 1, SHA-256)."""
+
+
+def replay_cli(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PY, "-m", "zrepl_conformance", "replay", str(path), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def with_digest_replaced(src: Path, dst: Path, old: str, new: str) -> Path:
+    text = src.read_text()
+    assert text.count(old) == 1
+    dst.write_text(text.replace(old, new))
+    return dst
+
+
+@pytest.mark.parametrize("digest", list(Digest))
+def test_record_then_replay_a_send_stream_with_each_digest(tmp_path: Path, digest: Digest) -> None:
+    """``record --digest D`` stores the send stream as D; ``replay`` hashes what the server
+    sends with D and compares (a changed digest is caught, naming D and the real value)."""
+    fs = messages.DatasetPath.from_string("pool/data")
+    conversation = (
+        request(ProtocolVersionRequest())
+        + request(InitialTransferRequest(fs, VERSIONS[0]))
+        + request(CloseRequest())
+    )
+    server = [PY, STANDIN, "--size", "300000"]
+    out = tmp_path / "t.jsonl"
+    run_raw([*RECORD, "--digest", digest.value, "--out", str(out), "--", *server], conversation)
+    t = read_transcript(out)
+    assert t.header.digest is digest
+    [data] = [r for r in t.streams(S2C) if r.kind == "data"]
+    sent = payload(300000, b"pool/data@s1")
+    independent = {Digest.SHA256: hashlib.sha256, Digest.XXH3_128: xxhash.xxh3_128}[digest]
+    assert (data.length, data.digest) == (len(sent), independent(sent).hexdigest())
+    standin = f"{PY} {STANDIN} --size 300000"
+    res = replay_cli(out, "--server-cmd", standin, "--level", "bytes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert data.digest is not None
+    changed = with_digest_replaced(out, tmp_path / "c.jsonl", data.digest, "0" * len(data.digest))
+    res = replay_cli(changed, "--server-cmd", standin)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert (
+        f"send stream content: expected 300000 bytes ({digest.value} {'0' * len(data.digest)}), "
+        f"got 300000 bytes ({digest.value} {data.digest})" in res.stdout
+    )
+
+
+@pytest.mark.parametrize("name", ["init-ok", "pullme-ok"])
+def test_an_old_sha256_transcript_still_replays(tmp_path: Path, name: str) -> None:
+    old = V1_DIR / f"{name}.jsonl"
+    assert '"version":1,' in old.read_text() and '"sha256":' in old.read_text()
+    res = replay_cli(old, "--level", "bytes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    if name == "init-ok":  # its server send stream is compared by SHA-256
+        [data] = [r for r in read_transcript(old).streams(S2C) if r.kind == "data"]
+        assert data.digest is not None
+        changed = with_digest_replaced(old, tmp_path / "c.jsonl", data.digest, "f" * 64)
+        res = replay_cli(changed, "--level", "bytes")
+        assert res.returncode == 1
+        assert f"(sha256 {'f' * 64}), got {data.length} bytes (sha256 {data.digest})" in res.stdout
+
+
+def test_a_corrupted_digest_field_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    golden = GOLDEN_DIR / "init-ok.jsonl"
+    [data] = [r for r in read_transcript(golden).streams(S2C) if r.kind == "data"]
+    assert data.digest is not None
+    bad = with_digest_replaced(golden, tmp_path / "bad.jsonl", data.digest, data.digest[:-1])
+    res = replay_cli(bad)
+    assert res.returncode != 0 and res.stdout == ""
+    assert res.stderr == (
+        f"zrepl-conformance replay: {bad}:{data.line}: stream record: 'xxh3-128' must be 32 "
+        f"lower-case hex digits, got '{data.digest[:-1]}'\n"
+    )

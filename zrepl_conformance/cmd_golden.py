@@ -20,6 +20,8 @@ import sys
 from recordings.compare import BYTE_LEVELS, Level
 
 from .cli_errors import UsageError
+from .cmd_record import add_digest_option
+from .cmd_replay import EXIT_UNSTABLE, add_repeat_options, keep_dir, repeat_count
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,10 +45,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     c.add_argument("--timeout", type=float, help="seconds per expected record")
     c.add_argument("-n", "--workers", type=int, help="parallel replays (default: by CPU count)")
     c.add_argument("-v", "--verbose", action="store_true", help="a line per scenario")
+    add_repeat_options(c)
     c.add_argument("names", nargs="*", metavar="SCENARIO")
     u = actions.add_parser("update", help="re-record against the reference")
     u.add_argument("--mode", choices=("new", "all"), default="new", help="default new")
     u.add_argument("--prune", action="store_true", help="delete golden files of no scenario")
+    add_digest_option(u)
     u.add_argument("-n", "--workers", type=int)
     u.add_argument("names", nargs="*", metavar="SCENARIO")
     ls = actions.add_parser("list", help="list the scenarios")
@@ -69,11 +73,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _update(args: argparse.Namespace) -> int:
+    from recordings.digest import Digest
     from recordings.golden import corpus_problems, update
 
     try:
         written, failed, pruned = update(
-            args.mode, names=args.names or None, prune=args.prune, workers=args.workers
+            args.mode,
+            names=args.names or None,
+            prune=args.prune,
+            workers=args.workers,
+            digest=Digest(args.digest),
         )
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
@@ -97,6 +106,7 @@ def _check(args: argparse.Namespace) -> int:
     level = Level(args.level)
     if args.ignore and level in BYTE_LEVELS:
         raise UsageError("--ignore applies to decoded messages; use --level messages or semantic")
+    times = repeat_count(args)
     try:
         if args.iut:
             spec = load_spec(args.iut)
@@ -120,6 +130,8 @@ def _check(args: argparse.Namespace) -> int:
         strict=args.strict,
         workers=args.workers,
         progress=progress,
+        times=times,
+        keep=keep_dir(args) if times > 1 else None,
     )
     for p in report.orphans:
         print(f"ERROR orphan golden file (no scenario produces it): {p}")
@@ -134,8 +146,10 @@ def _check(args: argparse.Namespace) -> int:
         f"golden check against {spec.name} (level {level.value}{strict}): "
         f"{summary or 'nothing run'} in {report.seconds:.1f} s"
     )
-    met = sorted({r.result.deviation.section for r in report.results
-                  if r.result is not None and r.result.deviation is not None})  # fmt: skip
+    runs = [run for r in report.results if r.runs is not None for run in r.runs.runs]
+    met = sorted({run.deviation.section for run in runs if run.deviation is not None})
     if met:
         print("§deviations met: " + ", ".join(met))
-    return 0 if report.ok else 1
+    if report.ok:
+        return 0
+    return EXIT_UNSTABLE if report.only_unstable else 1

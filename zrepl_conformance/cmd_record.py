@@ -23,6 +23,20 @@ from pathlib import Path
 
 from .cli_errors import UsageError
 
+DIGESTS = ("xxh3-128", "sha256")
+"""``--digest`` choices: the names of :class:`recordings.digest.Digest` (kept here so that
+building the parser does not import the recordings package)."""
+
+
+def add_digest_option(p: argparse.ArgumentParser) -> None:
+    """``--digest`` for ``record`` and ``golden update`` (one definition for both)."""
+    p.add_argument(
+        "--digest",
+        choices=DIGESTS,
+        default=DIGESTS[0],
+        help="digest of send streams not stored whole: xxh3-128 (default, fast) or sha256",
+    )
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -32,6 +46,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--out", required=True, help="transcript file (proxy: directory or {n} pattern)")
     p.add_argument("--full", action="store_true", help="store send streams whole, not as digests")
+    add_digest_option(p)
     p.add_argument("--listen", metavar="ADDR", help="proxy: accept on tcp://HOST:PORT or unix:PATH")
     p.add_argument("--forward", metavar="ADDR", help="proxy: forward each connection here")
     p.add_argument("--count", type=int, help="proxy: stop after this many connections")
@@ -55,6 +70,7 @@ def _profile(path: str | None) -> dict[str, object] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from recordings.digest import Digest
     from recordings.format import C2S, S2C, Header
     from recordings.tee import proxy, record_stdio
 
@@ -66,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         profile=_profile(args.profile),
         identity=args.identity,
         command=tuple(command) if command else None,
+        digest=Digest(args.digest),
     )
     if args.listen:
         if command:

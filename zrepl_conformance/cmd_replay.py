@@ -7,13 +7,18 @@ Exit status: 0 identical at the chosen level, or the one difference is the
 original's behaviour that docs/PROTOCOL.md §deviations documents (printed with its section;
 ``--strict``: an unsafe one is a difference), 1 a difference (the first differing record is
 printed with a unified diff), 2 the replay could not be carried out, 3 the implementation
-exited 89 (unimplemented).
+exited 89 (unimplemented), 4 UNSTABLE: with ``--repeat N`` the runs did not all end the same
+way (their differing runs are kept as transcripts, ``--keep-runs DIR``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 from recordings.compare import BYTE_LEVELS, Level
 
@@ -22,6 +27,7 @@ from .cli_errors import UsageError
 EXIT_MISMATCH = 1
 EXIT_ERROR = 2
 EXIT_UNIMPLEMENTED = 3
+EXIT_UNSTABLE = 4
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,6 +66,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--fixture", help="override the header's fixture")
     p.add_argument("--identity", help="override the header's identity")
     p.add_argument("--actual", metavar="FILE", help="write what happened as a transcript")
+    add_repeat_options(p)
     p.add_argument(
         "--partial",
         action="store_true",
@@ -68,13 +75,51 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(run=run)
 
 
+def add_repeat_options(p: argparse.ArgumentParser) -> None:
+    """``--repeat`` and ``--keep-runs`` for ``replay`` and ``golden check``."""
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="replay each transcript N times; runs that do not all agree are UNSTABLE (exit 4)",
+    )
+    p.add_argument(
+        "--keep-runs",
+        metavar="DIR",
+        help="where the differing runs of an UNSTABLE result are kept (default: a new temp dir)",
+    )
+
+
+def repeat_count(args: argparse.Namespace) -> int:
+    if args.repeat < 1:
+        raise UsageError("--repeat must be at least 1")
+    return int(args.repeat)
+
+
+def keep_dir(args: argparse.Namespace) -> Path:
+    """``--keep-runs``, or a directory of this invocation's own in the temp directory (made
+    only when a result is UNSTABLE)."""
+    if args.keep_runs:
+        return Path(args.keep_runs)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    return Path(tempfile.gettempdir()) / f"zrepl-conformance-runs-{stamp}-{os.getpid()}"
+
+
 def run(args: argparse.Namespace) -> int:
     from iut import FixtureCache, IUTError, SpecError, load_spec, reference_spec
     from iut.spec import spec_from_server_cmd
     from recordings.format import Header, read_transcript
-    from recordings.replay import client_spec_from_command, replay_client, replay_server
+    from recordings.repeat import repeat
+    from recordings.replay import (
+        ReplayResult,
+        client_spec_from_command,
+        replay_client,
+        replay_server,
+    )
 
     level = Level(args.level)
+    times = repeat_count(args)
     if args.ignore and level in BYTE_LEVELS:
         raise UsageError("--ignore applies to decoded messages; use --level messages or semantic")
     if args.timeout is not None and args.timeout <= 0:
@@ -100,26 +145,26 @@ def run(args: argparse.Namespace) -> int:
         "strict": args.strict,
     }
     with FixtureCache() as cache:
-        try:
+
+        def once() -> ReplayResult:
             if role == "server":
-                result = replay_server(transcript, spec, cache, **common)
-            else:
-                result = replay_client(
-                    transcript,
-                    spec,
-                    cache,
-                    role=role,
-                    **common,
-                )
+                return replay_server(transcript, spec, cache, **common)
+            return replay_client(transcript, spec, cache, role=role, **common)
+
+        try:
+            runs = repeat(once, times)
         except (IUTError, SpecError) as exc:
             print(f"zrepl-conformance replay: {exc}", file=sys.stderr)
             return EXIT_ERROR
+    result = runs.example
     if args.actual:
         result.transcript(Header(what="replay", title=f"replay of {args.transcript}")).save(
             args.actual
         )
-    print(result.summary(args.transcript))
-    if result.ok:
+    if runs.outcome == "unstable":
+        runs.keep(keep_dir(args), Path(args.transcript).stem, args.transcript)
+    print(runs.summary(args.transcript))
+    if runs.ok:
         return 0
     if result.stderr.strip():
         tail = result.stderr.strip().splitlines()[-20:]
@@ -130,4 +175,5 @@ def run(args: argparse.Namespace) -> int:
         "mismatch": EXIT_MISMATCH,
         "error": EXIT_ERROR,
         "unimplemented": EXIT_UNIMPLEMENTED,
-    }[result.outcome]
+        "unstable": EXIT_UNSTABLE,
+    }[runs.outcome]
