@@ -1,0 +1,263 @@
+"""Mutation testing of the conformance catalog with Cosmic Ray (``tox -e mutation``).
+
+    python tools/mutation.py prepare [--force]            # snapshot HEAD, init every session
+    python tools/mutation.py run --module M [--minutes N]  # run (part of) one module's mutants
+    python tools/mutation.py report [--markdown]           # score per module, survivors
+
+Cosmic Ray writes one mutant at a time into a file of a *copy* of the repository
+(``WORK/tree``, exported from ``git HEAD`` by ``prepare``; never this checkout, where others
+work) and runs the killing test there: ``tools/mutation_test.py`` of a second, untouched
+export (``WORK/pristine``), i.e. the whole conformance catalog against the reference of
+``WORK/tree``. ``WORK`` is ``$ZREPL_MUTATION_DIR`` or ``.tox/mutation-work``.
+
+Resumable: each module's session is Cosmic Ray's own SQLite database
+(``WORK/<module>.sqlite``); ``run`` executes only the mutants without a result, so a run
+stopped by ``--minutes``, Ctrl-C or a lost session continues where it stopped. Every part
+appends its wall time and the number of results it added to ``WORK/timing.jsonl``, from
+which ``report`` computes mutants per minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+MODULES: Final = {
+    "framing": "bytestreamrpc/framing.py",
+    "connection": "bytestreamrpc/connection.py",
+    "gojson": "bytestreamrpc/gojson.py",
+    "serving": "bytestreamrpc/serving.py",
+    "server": "bytestreamrpc/server.py",
+    "reference": "fakes/reference.py",
+}
+"""The reference's protocol core and server path (issue 12), by short name."""
+TEST_TIMEOUT: Final = 240.0
+"""Seconds one run of the killing test may take (a survivor needs about 40 s); a mutant
+that makes it hang longer is killed by timeout, as Cosmic Ray counts it."""
+
+
+def work_dir() -> Path:
+    return Path(os.environ.get("ZREPL_MUTATION_DIR") or ROOT / ".tox" / "mutation-work")
+
+
+def _config(work: Path, module: str) -> str:
+    test = shlex.join(
+        [sys.executable, str(work / "pristine" / "tools" / "mutation_test.py"), "--tree", "."]
+    )
+    return "\n".join(
+        [
+            "[cosmic-ray]",
+            f'module-path = "{MODULES[module]}"',
+            f"timeout = {TEST_TIMEOUT}",
+            "excluded-modules = []",
+            f"test-command = {json.dumps(test)}",
+            "",
+            "[cosmic-ray.distributor]",
+            'name = "local"',
+            "",
+        ]
+    )
+
+
+def _export(dest: Path) -> None:
+    dest.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "HEAD"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+
+
+def prepare(force: bool) -> int:
+    work = work_dir()
+    if work.exists():
+        if not force:
+            print(f"{work} exists (sessions would be lost): use --force to start over")
+            return 2
+        shutil.rmtree(work)
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    _export(work / "pristine")
+    _export(work / "tree")
+    (work / "commit.txt").write_text(commit + "\n", encoding="utf-8")
+    for module in MODULES:
+        cfg = work / f"{module}.toml"
+        cfg.write_text(_config(work, module), encoding="utf-8")
+        subprocess.run(
+            ["cosmic-ray", "init", str(cfg), str(work / f"{module}.sqlite")],
+            cwd=work / "tree",
+            check=True,
+        )
+    print(f"prepared {work} at {commit[:12]}")
+    return 0
+
+
+def _restore(work: Path, module: str) -> None:
+    """Undo a mutant a stopped run may have left in the tree."""
+    rel = MODULES[module]
+    shutil.copyfile(work / "pristine" / rel, work / "tree" / rel)
+
+
+def run(module: str, minutes: float | None) -> int:
+    work = work_dir()
+    db = work / f"{module}.sqlite"
+    if not db.exists():
+        print(f"no session {db}: run 'prepare' first")
+        return 2
+    _restore(work, module)
+    before = summarize(db).done
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        ["cosmic-ray", "exec", str(work / f"{module}.toml"), str(db)],
+        cwd=work / "tree",
+        start_new_session=True,
+    )
+    stopped = False
+    try:
+        proc.wait(None if minutes is None else minutes * 60)
+    except subprocess.TimeoutExpired:
+        stopped = True
+    except KeyboardInterrupt:
+        stopped = True
+    if stopped:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    _restore(work, module)
+    wall = time.monotonic() - start
+    after = summarize(db)
+    with (work / "timing.jsonl").open("a", encoding="utf-8") as f:
+        record = {"module": module, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "wall": wall}
+        f.write(json.dumps({**record, "results": after.done - before}) + "\n")
+    print(f"{module}: {after.done - before} mutants in {wall:.0f} s; {after.line()}")
+    return 0
+
+
+@dataclass
+class Summary:
+    total: int = 0
+    done: int = 0
+    killed: int = 0
+    timeouts: int = 0
+    survived: int = 0
+    incompetent: int = 0
+
+    def line(self) -> str:
+        return (
+            f"{self.done}/{self.total} done, {self.killed} killed ({self.timeouts} by timeout), "
+            f"{self.survived} survived, {self.incompetent} incompetent"
+        )
+
+
+def _db(path: Path) -> Any:
+    """Cosmic Ray's session database (the tool is installed in the ``mutation`` env only)."""
+    work_db = importlib.import_module("cosmic_ray.work_db")
+    return work_db.use_db(str(path), work_db.WorkDB.Mode.open)
+
+
+def summarize(path: Path) -> Summary:
+    out = Summary()
+    with _db(path) as db:
+        out.total = db.num_work_items
+        for _item, result in db.completed_work_items:
+            out.done += 1
+            outcome = str(result.test_outcome)
+            if outcome.endswith("survived"):
+                out.survived += 1
+            elif outcome.endswith("incompetent"):
+                out.incompetent += 1
+            else:
+                out.killed += 1
+                out.timeouts += (result.output or "") == "timeout"
+    return out
+
+
+def survivors(path: Path) -> list[tuple[str, str, int, str]]:
+    """(operator, line:col, occurrence, diff) of every surviving mutant."""
+    rows: list[tuple[str, str, int, str]] = []
+    with _db(path) as db:
+        for item, result in db.completed_work_items:
+            if str(result.test_outcome).endswith("survived"):
+                m = item.mutations[0]
+                where = f"{m.start_pos[0]}:{m.start_pos[1]}"
+                rows.append((m.operator_name, where, m.occurrence, result.diff or ""))
+    rows.sort(key=lambda r: (int(r[1].split(":")[0]), r[0], r[2]))
+    return rows
+
+
+def _timing(work: Path) -> Counter[str]:
+    wall: Counter[str] = Counter()
+    path = work / "timing.jsonl"
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            wall[rec["module"]] += rec["wall"]
+            wall[rec["module"] + "#n"] += rec["results"]
+    return wall
+
+
+def report(markdown: bool, diffs: bool) -> int:
+    work = work_dir()
+    timing = _timing(work)
+    commit = (work / "commit.txt").read_text(encoding="utf-8").strip()[:12]
+    print(f"commit {commit}; work directory {work}")
+    if markdown:
+        print("| module | mutants | run | killed | survived | incompetent | wall | per min |")
+        print("|---|---|---|---|---|---|---|---|")
+    for module, rel in MODULES.items():
+        db = work / f"{module}.sqlite"
+        if not db.exists():
+            continue
+        s = summarize(db)
+        wall, n = timing[module], timing[module + "#n"]
+        rate = f"{n / (wall / 60):.1f}" if wall else "-"
+        if markdown:
+            print(
+                f"| `{rel}` | {s.total} | {s.done} | {s.killed} | {s.survived} | "
+                f"{s.incompetent} | {wall / 60:.0f} min | {rate} |"
+            )
+        else:
+            print(f"{rel}: {s.line()}; {wall / 60:.1f} min for {n} mutants ({rate}/min)")
+        for op, where, occ, diff in survivors(db):
+            print(f"  survived {rel}:{where} {op} #{occ}")
+            if diffs:
+                print("    " + "\n    ".join(diff.splitlines()[2:]))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("prepare").add_argument("--force", action="store_true")
+    r = sub.add_parser("run")
+    r.add_argument("--module", choices=sorted(MODULES), required=True)
+    r.add_argument("--minutes", type=float, help="stop after this long (resume later)")
+    rep = sub.add_parser("report")
+    rep.add_argument("--markdown", action="store_true")
+    rep.add_argument("--diffs", action="store_true", help="show each survivor's diff")
+    args = p.parse_args(argv)
+    if args.cmd == "prepare":
+        return prepare(args.force)
+    if args.cmd == "run":
+        return run(args.module, args.minutes)
+    return report(args.markdown, args.diffs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
