@@ -49,6 +49,12 @@ TEST_TIMEOUT: Final = 240.0
 that makes it hang longer is killed by timeout, as Cosmic Ray counts it."""
 
 
+def _cosmic_ray() -> str:
+    """The ``cosmic-ray`` next to this interpreter (the tox env's), else the one on PATH."""
+    here = Path(sys.executable).with_name("cosmic-ray")
+    return str(here) if here.exists() else "cosmic-ray"
+
+
 def work_dir() -> Path:
     return Path(os.environ.get("ZREPL_MUTATION_DIR") or ROOT / ".tox" / "mutation-work")
 
@@ -97,7 +103,7 @@ def prepare(force: bool) -> int:
         cfg = work / f"{module}.toml"
         cfg.write_text(_config(work, module), encoding="utf-8")
         subprocess.run(
-            ["cosmic-ray", "init", str(cfg), str(work / f"{module}.sqlite")],
+            [_cosmic_ray(), "init", str(cfg), str(work / f"{module}.sqlite")],
             cwd=work / "tree",
             check=True,
         )
@@ -121,7 +127,7 @@ def run(module: str, minutes: float | None) -> int:
     before = summarize(db).done
     start = time.monotonic()
     proc = subprocess.Popen(
-        ["cosmic-ray", "exec", str(work / f"{module}.toml"), str(db)],
+        [_cosmic_ray(), "exec", str(work / f"{module}.toml"), str(db)],
         cwd=work / "tree",
         start_new_session=True,
     )
