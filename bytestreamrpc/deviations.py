@@ -66,7 +66,7 @@ class Situation(enum.Enum):
     """What the observer set up or did: mostly what the peer of a client (the suite's or the
     fuzzer's scripted server) did; for a server, what its configuration holds."""
 
-    PULLME_REFUSED = "the PullMe request was answered with an error"
+    PULLME_REFUSED = "the PullMe request was answered with anything but OK(0x01)"
     PULLER_GONE = "the puller closed the connection without PullMe{Finished:true}"
     STREAM_WITHOUT_TERMINATOR = "a send stream ended at a chunk boundary without its zero chunk"
     STREAM_REFUSED_BY_RECV = "a send stream the receive refuses, with more of it still coming"

@@ -190,8 +190,8 @@ def client_situations(records: Iterable[Record]) -> frozenset[Situation]:
     ]
     if pullmes:
         answer = _pullme_answer(recs, pullmes[0])
-        if answer is not None and answer.error_id != 0:
-            found.add(Situation.PULLME_REFUSED)
+        if answer is None or (answer.error_id, answer.response_type) != (0, ResponseType.OK):
+            found.add(Situation.PULLME_REFUSED)  # the original's pusher ignored any answer
         elif not any(t is RequestType.PULL_ME and _finished(recs, i)
                      for i, t in _requests(recs, S2C)):  # fmt: skip
             found.add(Situation.PULLER_GONE)

@@ -245,7 +245,7 @@ def situations_of(plan: Plan, answer: Answer, request: RequestType, sent: bytes)
     the terms of the §deviations table (:class:`~bytestreamrpc.deviations.Situation`)."""
     if answer.header is None:
         return set()
-    if isinstance(plan, Refuse) and request is RequestType.PULL_ME:
+    if request is RequestType.PULL_ME and (isinstance(plan, Refuse) or not _answers_ok(sent)):
         return {Situation.PULLME_REFUSED}
     if answer.data is None or sent == render(answer):
         return set()
@@ -255,6 +255,24 @@ def situations_of(plan: Plan, answer: Answer, request: RequestType, sent: bytes)
     if _ends_at_chunk_boundary(sent, head):
         return {Situation.STREAM_WITHOUT_TERMINATOR}
     return set()
+
+
+def _answers_ok(sent: bytes) -> bool:
+    """``sent`` starts with a whole response header that says OK(0x01) (anything else, to
+    the original's pusher, was an answer it ignored: §pullme.client-success-quirk)."""
+    payload, pos = bytearray(), 0
+    while pos + 4 <= len(sent):
+        (length,) = _LENGTH.unpack_from(sent, pos)
+        pos += 4
+        if length == 0:
+            try:
+                h = messages.decode_message(ResponseHeader, bytes(payload))
+            except Exception:  # not a response header a peer would act on
+                return False
+            return (h.error_id, h.response_type) == (0, ResponseType.OK)
+        payload += sent[pos : pos + length]
+        pos += length
+    return False
 
 
 def _ends_at_chunk_boundary(sent: bytes, start: int) -> bool:
