@@ -30,8 +30,8 @@ from .runner import Runner, RunOptions
 
 RESULT_PROPERTY = "zrepl-conformance-result"
 CANNOT_START = 6
-"""pytest's exit status when the implementation cannot be started at all (before any case);
-pytest itself uses 0-5. ``zrepl-conformance run`` turns it into its own exit status 4."""
+"""Exit status when the implementation cannot be started at all (before any case): above
+pytest's own 0-5, and the same as every ``zrepl-conformance`` command's for this."""
 _RUNNER = pytest.StashKey[Runner]()
 _SINK = pytest.StashKey["ResultSink"]()
 _TARGET_OPTIONS = ("zrepl_iut", "zrepl_server_cmd", "zrepl_reference", "zrepl_in_process")

@@ -77,17 +77,30 @@ def test_the_original_profile_without_its_binary_stops_the_run_before_any_case()
         [sys.executable, "-m", "zrepl_conformance", "run", "--iut", str(ORIGINAL)],
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )  # fmt: skip
-    assert proc.returncode == 4
+    assert proc.returncode == 6
     assert "Traceback" not in proc.stderr and "cases in" not in proc.stdout
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "ZREPL_ORIGINAL_BIN is not set" in lines[0]
 
 
-def test_a_missing_server_program_stops_the_run_with_exit_4() -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run"],
+        ["golden", "check"],
+        ["replay", str(ROOT / "recordings" / "golden" / "pv-ok.jsonl")],
+        ["fuzz", "--role", "server", "--time", "5"],
+    ],
+)
+def test_a_missing_server_program_is_one_line_and_exit_6_in_every_command(
+    command: list[str], tmp_path: Path
+) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "zrepl_conformance", "run", "--server-cmd", "no-such-zrepl x"],
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "zrepl_conformance", *command, "--server-cmd", "no-such-zrepl x"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
     )  # fmt: skip
-    assert proc.returncode == 4
-    assert "no-such-zrepl: not found on PATH" in proc.stderr
+    assert proc.returncode == 6, proc.stdout[-1000:] + proc.stderr[-1000:]
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "no-such-zrepl: not found on PATH" in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr and "FAIL" not in proc.stdout
+    assert list(tmp_path.iterdir()) == []

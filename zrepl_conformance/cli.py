@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from . import __version__
-from .cli_errors import UsageError
+from .cli_errors import CANNOT_START_EXIT, CannotStart, UsageError
 
 COMMANDS: dict[str, str] = {
     "serve": "cmd_serve",
@@ -69,6 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"zrepl-conformance {args.command}: {exc}", file=sys.stderr)
         return 2
+    except CannotStart as exc:
+        print(
+            f"zrepl-conformance {args.command}: the implementation cannot start: {exc}",
+            file=sys.stderr,
+        )
+        return CANNOT_START_EXIT
     except Exception as exc:  # last resort: one clear line, never a traceback
         print(f"zrepl-conformance {args.command}: {exc}", file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ import sys
 
 from recordings.compare import BYTE_LEVELS, Level
 
-from .cli_errors import UsageError
+from .cli_errors import UsageError, require_startable
 from .cmd_record import add_digest_option
 from .cmd_replay import EXIT_UNSTABLE, add_repeat_options, keep_dir, repeat_count
 
@@ -116,6 +116,7 @@ def _check(args: argparse.Namespace) -> int:
             spec = reference_spec()
     except SpecError as exc:
         raise UsageError(str(exc)) from None
+    require_startable(spec)
 
     def progress(r: GoldenResult) -> None:
         if args.verbose or r.outcome != "pass":

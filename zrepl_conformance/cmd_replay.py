@@ -22,7 +22,7 @@ from pathlib import Path
 
 from recordings.compare import BYTE_LEVELS, Level
 
-from .cli_errors import UsageError
+from .cli_errors import UsageError, require_startable
 
 EXIT_MISMATCH = 1
 EXIT_ERROR = 2
@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
             spec, role = reference_spec(), "server"
     except SpecError as exc:
         raise UsageError(str(exc)) from None
+    require_startable(spec)
     common = {
         "level": level,
         "ignore": args.ignore,

@@ -6,8 +6,8 @@ session driven by :mod:`conformance.pytest_plugin` in an empty temporary root (s
 project configuration or test files are picked up); ``-n`` uses pytest-xdist, ``--junit``
 pytest's JUnit XML. Exit status: 0 when no case FAILs (with ``--strict``: and none is
 NON-STRICT), 1 otherwise, 2 on a usage error (bad description, unknown case id), 3 when the
-run itself broke, 4 when the implementation cannot be started at all (checked once, before
-any case: a missing program, a failing ``check`` command), 5 when no case was selected, 130
+run itself broke, 5 when no case was selected, 6 when the implementation cannot be started at
+all (checked once, before any case: a missing program, a failing ``check`` command), 130
 (SIGINT) or 143 (SIGTERM) when interrupted: the cases already run are reported, the summary
 says how many were not, the JSON and JUnit reports are marked ``interrupted``, and no process
 or temporary file is left behind.
@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .cli_errors import UsageError
+from .cli_errors import CANNOT_START_EXIT, UsageError
 
 AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 JUNIT_NAME = "junit.xml"
@@ -244,7 +244,7 @@ def _run_single(args: argparse.Namespace) -> tuple[int, list[Any] | None]:
         if code == pytest.ExitCode.USAGE_ERROR:
             return 2, None
         if code == CANNOT_START:
-            return 4, None
+            return CANNOT_START_EXIT, None
         if code == pytest.ExitCode.NO_TESTS_COLLECTED:
             what = f" by -k {args.k!r}" if args.k else ""
             print(f"zrepl-conformance run: no case selected{what}", file=sys.stderr)

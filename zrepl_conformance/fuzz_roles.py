@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
-from .cli_errors import UsageError
+from .cli_errors import UsageError, require_startable
 
 if TYPE_CHECKING:
     from fuzz.differential.client_runner import ClientTrial
@@ -85,6 +85,7 @@ def resolve(args: argparse.Namespace) -> Target:
                 pull=command if job == "pull" else None, push=command if job == "push" else None,
             )  # fmt: skip
             how = f"--client-cmd {shlex.quote(args.client_cmd)}"
+            require_startable(spec)
             return Target(spec, how, (Role("client", (job,)),), "--client-cmd")
         if args.iut is not None:
             spec, how, option = load_spec(args.iut), f"--iut {shlex.quote(args.iut)}", "--iut"
@@ -108,6 +109,7 @@ def resolve(args: argparse.Namespace) -> Target:
         roles.append(Role("server"))
     if role != "server" and wanted:
         roles.append(Role("client", wanted))
+    require_startable(spec)
     return Target(spec, how, tuple(roles), option)
 
 
