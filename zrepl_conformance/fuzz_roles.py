@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
-from .cli_errors import UsageError, require_startable
+from .cli_errors import CANNOT_START_EXIT, UsageError, require_startable
 
 if TYPE_CHECKING:
     from fuzz.differential.client_runner import ClientTrial
@@ -33,7 +33,6 @@ __all__ = ["Role", "Target", "fuzz_role", "read_profile", "resolve"]
 T = TypeVar("T")
 
 EXIT_FINDING = 1
-EXIT_ERROR = 2
 SERVER_TIMEOUT = 2.0
 """Default seconds per answer of a server (the reference answers in microseconds)."""
 CLIENT_TIMEOUT = 5.0
@@ -151,8 +150,8 @@ def fuzz_role(
             return _server(target, args, fixture, profile, seconds, prefix)
         return _client(role, target, args, fixture, profile, seconds, prefix)
     except IUTError as exc:
-        print(f"zrepl-conformance fuzz: cannot start the implementation: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        print(f"zrepl-conformance fuzz: the implementation cannot start: {exc}", file=sys.stderr)
+        return CANNOT_START_EXIT
 
 
 def _tail(report: FuzzReport[Trial] | FuzzReport[ClientTrial]) -> str:
