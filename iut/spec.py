@@ -124,6 +124,26 @@ class IUTSpec:
     def is_reference(self) -> bool:
         return self.origin == "reference"
 
+    def profile_hint(self, role: str = "server") -> str | None:
+        """A one-line caution when ``role``'s command may not see the profile, else ``None``.
+
+        The suite, replay and the fuzzer configure an implementation only through
+        ``{profile}`` (or ``ZREPL_CONFORMANCE_PROFILE``): a command that names neither runs
+        with its own ACLs, sinks and mappings, so differences may come from there rather than
+        from the protocol. Reported beside failures, never instead of them.
+        """
+        command = getattr(self, role, None)
+        if command is None or self.is_reference:
+            return None
+        used = [*command, *self.env.values()]
+        if any("{profile}" in a for a in used):
+            return None
+        return (
+            f"note: the {role} command does not use {{profile}}: unless it reads "
+            "$ZREPL_CONFORMANCE_PROFILE, it runs with its own ACLs, sinks and mappings, and a "
+            "difference may come from there (add --profile {profile} or the equivalent)"
+        )
+
     def command(self, role: str) -> tuple[str, ...]:
         """The template for ``server``, ``pull`` or ``push``; :class:`SpecError` if absent."""
         if role not in _COMMAND_KEYS:

@@ -8,7 +8,9 @@ Two forms (docs/RECORDINGS.md):
 * ``record --listen ADDR --forward ADDR --out DIR|PATTERN``: a recording TCP (or Unix
   socket) proxy, one transcript per connection (``PATTERN`` contains ``{n}``).
 
-``--fixture``, ``--profile`` and ``--identity`` only annotate the transcript header, so that
+``--fixture``, ``--profile`` and ``--identity`` only annotate the transcript header (without
+them, ``--identity`` and ``--profile`` are taken from the recorded command line or
+``$ZREPL_CONFORMANCE_PROFILE`` when it shows them), so that
 ``replay`` can later start a server in the same situation.
 """
 
@@ -19,6 +21,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from .cli_errors import UsageError
@@ -69,6 +72,25 @@ def _profile(path: str | None) -> dict[str, object] | None:
     return data
 
 
+def _option(command: list[str], name: str) -> str | None:
+    """The value of ``--name V`` or ``--name=V`` in ``command`` (the last one wins)."""
+    value = None
+    for i, arg in enumerate(command):
+        if arg == name and i + 1 < len(command):
+            value = command[i + 1]
+        elif arg.startswith(name + "="):
+            value = arg[len(name) + 1 :]
+    return value
+
+
+def _seen_in(command: list[str], env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The identity and profile file the recorded server runs with, where the command line
+    shows them: ``--identity X`` (what ``zrepl stdinserver`` and our ``serve`` take),
+    ``--profile FILE`` or ``$ZREPL_CONFORMANCE_PROFILE``. Options given to ``record`` win."""
+    profile = _option(command, "--profile") or env.get("ZREPL_CONFORMANCE_PROFILE") or None
+    return _option(command, "--identity"), profile
+
+
 def run(args: argparse.Namespace) -> int:
     from recordings.digest import Digest
     from recordings.format import C2S, S2C, Header
@@ -76,11 +98,12 @@ def run(args: argparse.Namespace) -> int:
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     full = (C2S, S2C) if args.full else ()
+    seen_identity, seen_profile = _seen_in(command, os.environ)
     header = Header(
         what="proxy" if args.listen else "stdio",
         fixture=args.fixture,
-        profile=_profile(args.profile),
-        identity=args.identity,
+        profile=_profile(args.profile or seen_profile),
+        identity=args.identity or seen_identity,
         command=tuple(command) if command else None,
         digest=Digest(args.digest),
     )

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from recordings.compare import BYTE_LEVELS, Level
 
@@ -106,6 +107,25 @@ def keep_dir(args: argparse.Namespace) -> Path:
     return Path(tempfile.gettempdir()) / f"zrepl-conformance-runs-{stamp}-{os.getpid()}"
 
 
+def _setting_notes(transcript: Any, spec: Any, role: str) -> list[str]:
+    """Why a difference may come from the setting rather than the protocol: a transcript
+    that does not say which identity or profile its server had, or a command that may not
+    read the profile replay gives it."""
+    notes = []
+    header = transcript.header
+    unsaid = [k for k in ("identity", "profile") if getattr(header, k) is None]
+    if unsaid and role == "server":
+        notes.append(
+            f"note: the transcript does not say which {' and '.join(unsaid)} its server had; "
+            "the replay used the defaults, and a difference may come from that "
+            "(record with --identity/--profile, or replay with --identity)"
+        )
+    hint = spec.profile_hint(role)
+    if hint:
+        notes.append(hint)
+    return notes
+
+
 def run(args: argparse.Namespace) -> int:
     from iut import FixtureCache, IUTError, SpecError, load_spec, reference_spec
     from iut.spec import spec_from_server_cmd
@@ -167,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
     print(runs.summary(args.transcript))
     if runs.ok:
         return 0
+    for note in _setting_notes(transcript, spec, role or "server"):
+        print(note)
     if result.stderr.strip():
         tail = result.stderr.strip().splitlines()[-20:]
         print("implementation stderr (last lines):", *("  " + line for line in tail), sep="\n")

@@ -205,6 +205,20 @@ def _side_by_side(args: argparse.Namespace, iuts: list[str]) -> int:
     return 3 if broke else max(codes)
 
 
+def _profile_hint(args: argparse.Namespace) -> str | None:
+    """:meth:`iut.IUTSpec.profile_hint` for the implementation of this run, if any."""
+    from iut import SpecError, load_spec, spec_from_server_cmd
+
+    try:
+        if args.iut:
+            return load_spec(args.iut).profile_hint()
+        if args.server_cmd:
+            return spec_from_server_cmd(args.server_cmd).profile_hint()
+    except SpecError:
+        return None
+    return None
+
+
 def _column_name(path: str, columns: list[Any]) -> str:
     """The description's ``name`` (its path when that name is already taken or unreadable)."""
     from iut import SpecError, load_spec
@@ -271,4 +285,8 @@ def _run_single(args: argparse.Namespace) -> tuple[int, list[Any] | None]:
     if code == pytest.ExitCode.INTERNAL_ERROR:
         return 3, results
     bad = {Verdict.FAIL, Verdict.NON_STRICT} if args.strict else {Verdict.FAIL}
-    return (1 if any(r.verdict in bad for r in results) else 0), results
+    failed = any(r.verdict in bad for r in results)
+    hint = _profile_hint(args) if failed else None
+    if hint:
+        print(hint, file=sys.stderr)
+    return (1 if failed else 0), results

@@ -154,6 +154,11 @@ def fuzz_role(
         return CANNOT_START_EXIT
 
 
+def _print_hint(hint: str | None) -> None:
+    if hint:
+        print(f"  {hint}")
+
+
 def _tail(report: FuzzReport[Trial] | FuzzReport[ClientTrial]) -> str:
     return f"(seed {report.seed}, {report.trials} trials, {report.seconds:.1f} s)"
 
@@ -195,6 +200,7 @@ def _server(
     _print_known(report, lambda t: t.conversation.describe())
     files = save_finding(trial, Path(args.findings), target.spec, setting)
     print(f"FINDING: {trial.disagreement.headline()}")
+    _print_hint(target.spec.profile_hint())
     steps = len(trial.conversation.steps)
     print(f"  {_tail(report)}; shrunk with {report.shrink_trials} trials to {steps} step(s):")
     for line in trial.conversation.describe():
@@ -235,6 +241,7 @@ def _client(
     job = trial.script.job
     files = save_client_finding(trial, Path(args.findings), target.spec, setting)
     print(f"FINDING ({job} job): {trial.disagreement.headline()}")
+    _print_hint(target.spec.profile_hint(job))
     print(f"  {_tail(report)}; shrunk with {report.shrink_trials} trials to this server:")
     for line in trial.script.describe():
         print(f"    {line}")
