@@ -177,16 +177,21 @@ def _db(path: Path) -> Any:
     return work_db.use_db(str(path), work_db.WorkDB.Mode.open)
 
 
+def _outcome(result: Any) -> str:
+    """``killed``, ``survived`` or ``incompetent`` (Cosmic Ray's TestOutcome value)."""
+    return str(getattr(result.test_outcome, "value", result.test_outcome))
+
+
 def summarize(path: Path) -> Summary:
     out = Summary()
     with _db(path) as db:
         out.total = db.num_work_items
         for _item, result in db.completed_work_items:
             out.done += 1
-            outcome = str(result.test_outcome)
-            if outcome.endswith("survived"):
+            outcome = _outcome(result)
+            if outcome == "survived":
                 out.survived += 1
-            elif outcome.endswith("incompetent"):
+            elif outcome == "incompetent":
                 out.incompetent += 1
             else:
                 out.killed += 1
@@ -199,7 +204,7 @@ def survivors(path: Path) -> list[tuple[str, str, int, str]]:
     rows: list[tuple[str, str, int, str]] = []
     with _db(path) as db:
         for item, result in db.completed_work_items:
-            if str(result.test_outcome).endswith("survived"):
+            if _outcome(result) == "survived":
                 m = item.mutations[0]
                 where = f"{m.start_pos[0]}:{m.start_pos[1]}"
                 rows.append((m.operator_name, where, m.occurrence, result.diff or ""))
