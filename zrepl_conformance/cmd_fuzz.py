@@ -117,12 +117,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--no-confirm", action="store_true", help="do not replay the saved reproducer to confirm it"
     )
     p.set_defaults(run=run)
-    fsub = p.add_subparsers(dest="fuzz_command", metavar="[list | campaign]")
+    fsub = p.add_subparsers(dest="fuzz_command", metavar="[list | seeds | campaign]")
     lp = fsub.add_parser(
         "list", help="list the fuzz targets", description="The fuzz targets (fuzz/targets/NAME.py)."
     )
     lp.add_argument("--json", action="store_true")
     lp.set_defaults(run=run_list)
+    sp = fsub.add_parser("seeds", help="write every target's seed corpus zip and dictionary")
+    sp.add_argument("directory", metavar="DIR", help="where NAME_seed_corpus.zip/NAME.dict go")
+    sp.add_argument("--target", default="all", help="target name, or 'all' (the default)")
+    sp.set_defaults(run=run_seeds)
     cp = fsub.add_parser(
         "campaign",
         help="run a coverage-guided campaign of one target",
@@ -183,6 +187,23 @@ def run_list(args: argparse.Namespace) -> int:
     width = max(len(n) for n in TARGETS)
     for t in TARGETS.values():
         print(f"{t.name:<{width}}  {t.title}")
+    return 0
+
+
+def run_seeds(args: argparse.Namespace) -> int:
+    _need_hypothesis()
+    from fuzz.seeds import write_seed_files
+    from fuzz.targets import TARGETS
+
+    if args.target != "all" and args.target not in TARGETS:
+        raise UsageError(f"unknown target {args.target!r} (known: {', '.join(TARGETS)}, all)")
+    names = list(TARGETS) if args.target == "all" else [args.target]
+    try:
+        written = write_seed_files(Path(args.directory), names)
+    except OSError as exc:
+        raise UsageError(f"cannot write seeds into {args.directory}: {exc.strerror}") from None
+    for path in written:
+        print(path)
     return 0
 
 
