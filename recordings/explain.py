@@ -35,6 +35,7 @@ from .format import C2S, S2C, Direction, EventRecord, Record, StreamRecord
 from .outcome import ClientOutcome
 
 __all__ = [
+    "answers_sent",
     "client_observed",
     "client_situations",
     "explain_client_mismatch",
@@ -76,17 +77,15 @@ def server_situations(records: Iterable[Record]) -> frozenset[Situation]:
     return frozenset({Situation.MESSAGE_WITHOUT_TERMINATOR})
 
 
-def server_observed(
-    records: Iterable[Record], situations: frozenset[Situation] = frozenset()
-) -> Observed:
-    """The server's side of a conversation (recorded or replayed) as the table sees it.
+def answers_sent(records: Iterable[Record], direction: Direction = S2C) -> tuple[Answer, ...]:
+    """The response headers sent in ``direction`` (``S2C``: a server's; ``C2S``: a pushing
+    client's, serving its puller), each with how its send stream ended.
 
     An undecodable or cut response header ends the list: no row of the table explains one.
     """
-    recs = list(records)
-    s2c = [r for r in recs if isinstance(r, StreamRecord) and r.dir == S2C]
+    sent = [r for r in records if isinstance(r, StreamRecord) and r.dir == direction]
     answers: list[Answer] = []
-    for i, rec in enumerate(s2c):
+    for i, rec in enumerate(sent):
         if rec.go != GO_RESPONSE_HEADER:
             continue
         h = _header(rec)
@@ -94,10 +93,18 @@ def server_observed(
             break
         end: StreamEnd = ""
         if h.error_id == 0 and h.response_type == ResponseType.CHUNKED_STREAM:
-            end = _stream_end(s2c[i + 1 :])
+            end = _stream_end(sent[i + 1 :])
         answers.append(Answer(h.error_id, h.response_type, h.message, end))
+    return tuple(answers)
+
+
+def server_observed(
+    records: Iterable[Record], situations: frozenset[Situation] = frozenset()
+) -> Observed:
+    """The server's side of a conversation (recorded or replayed) as the table sees it."""
+    recs = list(records)
     closed = any(isinstance(r, EventRecord) and r.event == "eof" and r.dir == S2C for r in recs)
-    return Observed(answers=tuple(answers), closed=closed, situations=situations)
+    return Observed(answers=answers_sent(recs), closed=closed, situations=situations)
 
 
 def _about_answers(expected: Record | None) -> bool:

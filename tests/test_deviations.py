@@ -50,6 +50,7 @@ def _client(*situations: S, succeeded: bool, changed: bool = False, closed: bool
 
 EOF_HEADER = "cannot decode *rpc.RequestHeader: EOF"
 CUT_MSG = {S.MESSAGE_WITHOUT_TERMINATOR}
+PM = ("PULL_ME",)
 CUT = Answer(0, ResponseType.CHUNKED_STREAM, stream="cut")
 
 # (heading, role, reference, the original) — each the original's documented behaviour.
@@ -98,6 +99,9 @@ EXAMPLES: list[tuple[str, str, Observed, Observed]] = [
     ("pull-job", "client",
      _client(succeeded=False, requests=("PROTOCOL_VERSION", "FILESYSTEM")),
      _client(succeeded=False, requests=("PROTOCOL_VERSION", "FILESYSTEM", "CLOSE"))),
+    ("transport-close", "client",
+     Observed(answers=(OK, Answer(E.UNKNOWN_REQUEST_TYPE, 0)), succeeded=False, requests=PM),
+     Observed(answers=(OK,), succeeded=False, requests=PM)),
     ("path-validation", "server",
      _server(OK, Answer(E.HANDLER, 0, "invalid dataset path ['pool', 'data@x']"), OK),
      _server(OK, Answer(E.HANDLER, 0, "zfs exited with error: exit status 1"), OK)),
@@ -122,6 +126,9 @@ NEAR_MISSES: list[tuple[str, str, Observed, Observed]] = [
     ("Close after a job that succeeded where the reference failed", "client",
      _client(succeeded=False, requests=("PROTOCOL_VERSION",)),
      _client(succeeded=True, requests=("PROTOCOL_VERSION", "CLOSE"))),
+    ("a pusher that never answers the unknown request, and succeeds", "client",
+     Observed(answers=(OK, Answer(E.UNKNOWN_REQUEST_TYPE, 0)), succeeded=False),
+     Observed(answers=(OK,), succeeded=True)),
     ("diverged dataset overwritten", "client", Observed(),
      _client(S.DIVERGED, succeeded=True, changed=True, requests=("INITIAL_TRANSFER",))),
 ]  # fmt: skip

@@ -43,6 +43,7 @@ from fakes.zfs import FakeZfs
 from iut import FixtureCache, IUTSpec, Running, start_client, start_server
 from iut.process import ExitStatus
 from recordings.compare import Level, compare_streams
+from recordings.explain import answers_sent
 from recordings.format import C2S, EventRecord, Record, StreamRecord
 from recordings.outcome import (
     ClientOutcome,
@@ -136,6 +137,7 @@ class ClientRun:
         outcome = self.outcome
         status = self.status if self.status is not None else outcome.status if outcome else None
         return Observed(
+            answers=answers_sent(self.records, C2S),  # a pushing client's, as the server
             closed=self.timed_out is None and (status is None or exit_class(status) != "timeout"),
             situations=self.situations,
             succeeded=None if outcome is None else outcome.exit == "ok",
