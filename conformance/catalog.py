@@ -22,6 +22,7 @@ _LOADED = False
 
 CASE_MODULES: Final = (
     "conformance.cases.framing",
+    "conformance.cases.lengths",
     "conformance.cases.gojson",
     "conformance.cases.server",
     "conformance.cases.endings",

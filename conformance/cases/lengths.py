@@ -1,0 +1,62 @@
+"""Readers follow chunk lengths: payload that looks like framing is payload (§frame.chunk).
+
+A message's chunk may carry, after its JSON value, any bytes at all (§json.first-value:
+whitespace, garbage, binary — discarded unread). Four zero bytes there look exactly like the
+zero chunk that ends a stream; a reader that scans for them, or computes where a chunk ends
+from anything but its declared length, cuts the message short or resumes in the middle of
+it. These cases put runs of zero bytes after the JSON values of pipelined requests whose
+sizes differ by one byte each, so wherever a wrong reader would look, it finds zeros.
+
+(Found by mutation testing of the reference's reader: docs/CONFORMANCE.md, "Mutation
+testing".)
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ..catalog import case
+from ..context import CaseContext
+from ..judge import Rules
+from ..model import Level
+from ..wire import chunked, header_json
+from .common import PROBE, RID, RT, standard
+
+F: Final = "framing"
+KEEPS_GOING: Final = Rules(extra=Level.MUST, missing=Level.MUST)
+ZEROS: Final = b"\x00" * 4
+PV_BODY: Final = b'{"ClientVersion":1}\n'
+
+
+def padded_pv(pad: int, body_zeros: int) -> bytes:
+    """A ProtocolVersion request whose header carries ``pad`` zero bytes after its JSON
+    value and whose body carries ``body_zeros`` of them, each message one chunk."""
+    header = header_json(RT.PROTOCOL_VERSION, RID) + b"\x00" * pad
+    return chunked(header) + chunked(PV_BODY + b"\x00" * body_zeros)
+
+
+@case(
+    "frame.chunk.zeros.1",
+    "§frame.chunk",
+    Level.MUST,
+    "Zero bytes after the JSON value inside a chunk are payload, not a terminator (8 requests)",
+    family=F,
+)
+def _zeros_after_value(ctx: CaseContext) -> None:
+    script = b"".join(padded_pv(4 + i, 256 + i) for i in range(8)) + PROBE
+    standard(ctx, script, KEEPS_GOING)
+
+
+@case(
+    "frame.chunk.zeros.2",
+    "§json.first-value",
+    Level.MUST,
+    "A header chunk that ends in 00 00 00 00 plus payload: the declared length decides",
+    family=F,
+)
+def _zeros_inside_header(ctx: CaseContext) -> None:
+    pieces = []
+    for i in range(8):
+        header = header_json(RT.PROTOCOL_VERSION, RID) + ZEROS * (1 + i % 3) + b"\x01" * i
+        pieces.append(chunked(header) + chunked(PV_BODY + ZEROS + b" " * i))
+    standard(ctx, b"".join(pieces) + PROBE, KEEPS_GOING)
