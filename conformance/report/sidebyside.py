@@ -20,20 +20,12 @@ from typing import Any, Final
 
 from ..catalog import all_cases
 from ..model import VERDICT_ORDER, CaseResult, Verdict
+from .html import COLOURS
 from .text import printable
 
 __all__ = ["Column", "console_table", "document", "render_html", "write_html", "write_json"]
 
 FORMAT: Final = 1
-_COLOURS: Final = {
-    Verdict.PASS: "#2e7d32",
-    Verdict.FAIL: "#c62828",
-    Verdict.NON_STRICT: "#ef6c00",
-    Verdict.INFO: "#1565c0",
-    Verdict.UNIMPLEMENTED: "#6a1b9a",
-    Verdict.EXCLUDED: "#616161",
-    Verdict.XFAIL: "#795548",
-}
 
 
 @dataclass(frozen=True)
@@ -132,7 +124,7 @@ tr.differs{background:#fff8e1} tr.same{display:none} body.all tr.same{display:ta
 def _badge(v: Verdict | None) -> str:
     if v is None:
         return "—"
-    return f'<span class="v" style="background:{_COLOURS[v]}">{v}</span>'
+    return f'<span class="v" style="background:{COLOURS[v]}">{v}</span>'
 
 
 def render_html(columns: Sequence[Column]) -> str:
