@@ -2,6 +2,7 @@
 
     python tools/mutation.py prepare [--force]            # snapshot HEAD, init every session
     python tools/mutation.py run --module M [--minutes N]  # run (part of) one module's mutants
+    python tools/mutation.py recheck --module M            # survivors vs the newest cases
     python tools/mutation.py report [--markdown]           # score per module, survivors
 
 Cosmic Ray writes one mutant at a time into a file of a *copy* of the repository
@@ -223,32 +224,134 @@ def _timing(work: Path) -> Counter[str]:
     return wall
 
 
+REASONS: Final = ROOT / "tools" / "mutation_survivors.toml"
+"""Why each surviving mutant survives: per module, ``"LINE:COL OPERATOR #N"`` or a whole
+``"LINE"`` → ``"equivalent: ..."`` or ``"killed by CASE-ID since ..."`` or ``"open: ..."``."""
+
+
+def reasons() -> dict[str, dict[str, str]]:
+    import tomllib
+
+    if not REASONS.exists():
+        return {}
+    data = tomllib.loads(REASONS.read_text(encoding="utf-8"))
+    return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.items()}
+
+
+def _reason(known: dict[str, str], killed: str, where: str, op: str, occ: int) -> str:
+    key = f"{where} {op} #{occ}"
+    return killed or known.get(key) or known.get(where.split(":")[0]) or "NOT YET ANALYSED"
+
+
+@dataclass
+class Row:
+    """One module's figures for the report."""
+
+    rel: str
+    summary: Summary
+    wall: float
+    results: int
+    later: int = 0
+    """Survivors killed by cases added after the session was prepared (``recheck``)."""
+    equivalent: int = 0
+
+    def score(self) -> str:
+        s = self.summary
+        base = s.done - s.incompetent - self.equivalent
+        return f"{100 * (s.killed + self.later) / base:.1f}%" if base else "-"
+
+    def markdown(self) -> str:
+        s = self.summary
+        rate = f"{self.results / (self.wall / 60):.1f}" if self.wall else "-"
+        return (
+            f"| `{self.rel}` | {s.total} | {s.done} | {s.killed} + {self.later} | "
+            f"{self.equivalent} | {s.survived - self.later - self.equivalent} | "
+            f"{s.incompetent} | {self.score()} | {self.wall / 60:.0f} min | {rate} |"
+        )
+
+
+HEAD_ROW: Final = (
+    "| module | mutants | run | killed (+ by later cases) | equivalent | open survivors "
+    "| incompetent | score | wall | mutants/min |\n|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
 def report(markdown: bool, diffs: bool) -> int:
     work = work_dir()
     timing = _timing(work)
+    why = reasons()
+    path = work / "recheck.json"
+    rechecked: dict[str, str] = (
+        json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    )
     commit = (work / "commit.txt").read_text(encoding="utf-8").strip()[:12]
-    print(f"commit {commit}; work directory {work}")
-    if markdown:
-        print("| module | mutants | run | killed | survived | incompetent | wall | per min |")
-        print("|---|---|---|---|---|---|---|---|")
+    rows: list[Row] = []
+    listing: list[str] = []
     for module, rel in MODULES.items():
         db = work / f"{module}.sqlite"
         if not db.exists():
             continue
-        s = summarize(db)
-        wall, n = timing[module], timing[module + "#n"]
-        rate = f"{n / (wall / 60):.1f}" if wall else "-"
-        if markdown:
-            print(
-                f"| `{rel}` | {s.total} | {s.done} | {s.killed} | {s.survived} | "
-                f"{s.incompetent} | {wall / 60:.0f} min | {rate} |"
-            )
-        else:
-            print(f"{rel}: {s.line()}; {wall / 60:.1f} min for {n} mutants ({rate}/min)")
+        row = Row(rel, summarize(db), timing[module], timing[module + "#n"])
+        rows.append(row)
         for op, where, occ, diff in survivors(db):
-            print(f"  survived {rel}:{where} {op} #{occ}")
+            killed = rechecked.get(f"{rel}:{where} {op} #{occ}", "")
+            text = _reason(why.get(rel, {}), killed, where, op, occ)
+            row.later += bool(killed)
+            row.equivalent += not killed and text.startswith("equivalent")
+            listing.append(f"| `{rel}:{where}` | `{op} #{occ}` | {text} |")
             if diffs:
-                print("    " + "\n    ".join(diff.splitlines()[2:]))
+                listing.append("    " + "\n    ".join(diff.splitlines()[2:]))
+    print(f"Cosmic Ray sessions of commit {commit} ({work})\n")
+    if markdown:
+        print(HEAD_ROW)
+        print("\n".join(r.markdown() for r in rows))
+    else:
+        for r in rows:
+            print(f"{r.rel}: {r.summary.line()}; score {r.score()}; {r.results} in {r.wall:.0f} s")
+    if listing:
+        print("\n| survivor | mutation | why |\n|---|---|---|")
+        print("\n".join(listing))
+    return 0
+
+
+def _head() -> str:
+    return subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def recheck(module: str, lines: frozenset[int]) -> int:
+    """Run every survivor of ``module`` again with the suite of the current HEAD (cases
+    added since the session was prepared may kill it); results go to ``WORK/recheck.json``
+    and into the report."""
+    work = work_dir()
+    rel = MODULES[module]
+    commit = _head()
+    suite = work / f"suite-{commit[:12]}"
+    if not suite.exists():
+        _export(suite)
+    path = work / "recheck.json"
+    done: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    trial = work / "recheck-tree"
+    for op, where, occ, diff in survivors(work / f"{module}.sqlite"):
+        key = f"{rel}:{where} {op} #{occ}"
+        if key in done or (lines and int(where.split(":")[0]) not in lines):
+            continue
+        if trial.exists():
+            shutil.rmtree(trial)
+        shutil.copytree(work / "pristine", trial)
+        subprocess.run(["patch", "-s", "-p1"], cwd=trial, input=diff.encode(), check=True)
+        test = [sys.executable, str(suite / "tools" / "mutation_test.py"), "--tree", str(trial)]
+        out = subprocess.run(test, capture_output=True, text=True, timeout=TEST_TIMEOUT)
+        lines = out.stdout.strip().splitlines()
+        if out.returncode:
+            case = lines[0].split()[1] if lines and len(lines[0].split()) > 1 else "?"
+            done[key] = f"killed by `{case}` (suite {commit[:12]})"
+        else:
+            done[key] = ""
+        print(f"{key}: {done[key] or 'survives'}", flush=True)
+        path.write_text(json.dumps(done, indent=1, sort_keys=True), encoding="utf-8")
+    shutil.rmtree(trial, ignore_errors=True)
     return 0
 
 
@@ -259,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run")
     r.add_argument("--module", choices=sorted(MODULES), required=True)
     r.add_argument("--minutes", type=float, help="stop after this long (resume later)")
+    chk = sub.add_parser("recheck")
+    chk.add_argument("--module", choices=sorted(MODULES), required=True)
+    chk.add_argument("--lines", default="", help="only survivors on these lines: 138,140")
     rep = sub.add_parser("report")
     rep.add_argument("--markdown", action="store_true")
     rep.add_argument("--diffs", action="store_true", help="show each survivor's diff")
@@ -267,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
         return prepare(args.force)
     if args.cmd == "run":
         return run(args.module, args.minutes)
+    if args.cmd == "recheck":
+        lines = frozenset(int(n) for n in args.lines.split(",") if n.strip())
+        return recheck(args.module, lines)
     return report(args.markdown, args.diffs)
 
 
