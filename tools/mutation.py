@@ -343,9 +343,10 @@ def recheck(module: str, lines: frozenset[int]) -> int:
         subprocess.run(["patch", "-s", "-p1"], cwd=trial, input=diff.encode(), check=True)
         test = [sys.executable, str(suite / "tools" / "mutation_test.py"), "--tree", str(trial)]
         out = subprocess.run(test, capture_output=True, text=True, timeout=TEST_TIMEOUT)
-        lines = out.stdout.strip().splitlines()
+        printed = out.stdout.strip().splitlines()
         if out.returncode:
-            case = lines[0].split()[1] if lines and len(lines[0].split()) > 1 else "?"
+            first = printed[0].split() if printed else []
+            case = first[1] if len(first) > 1 else "?"
             done[key] = f"killed by `{case}` (suite {commit[:12]})"
         else:
             done[key] = ""
