@@ -241,3 +241,11 @@ def test_fuzz_campaign_without_atheris_says_so_first(tmp_path: Path) -> None:
         ["corpus", "db", "findings", "hypothesis-home", "tmp"],
     )
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_pull_and_push_help_name_connect_and_the_state() -> None:
+    for job in ("pull", "push"):
+        res = run(job, "--help", env={**os.environ, "COLUMNS": "1000"})  # no wrapping
+        text = res.stdout.decode()
+        assert res.returncode == 0 and res.stderr == b""
+        assert "'zrepl-conformance connect ADDRESS'" in text and "FAKE_ZFS_STATE" in text
