@@ -69,6 +69,9 @@ def line(result: CaseResult) -> str:
 def run(tree: Path, cases: list[Case], timeout: float, stop: bool) -> list[CaseResult]:
     """Run ``cases``; with ``stop``, return after the first killing verdict."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
+    # ``python -m`` puts its working directory first on sys.path: the fork server must
+    # start in ``tree``, or it would import whatever checkout it was started from
+    os.chdir(tree)
     server = ForkServer(PRELOAD, env=env)
     cache = new_fixture_cache()
     options = RunOptions(timeout=timeout, prefetch=False, wire_logs=False)
