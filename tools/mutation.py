@@ -314,6 +314,10 @@ def report(markdown: bool, diffs: bool) -> int:
     return 0
 
 
+KILL_LINES: Final = (["FAIL"], ["NON-STRICT"], ["UNIMPLEMENTED"])
+"""How mutation_test.py starts the line of a killing case."""
+
+
 def _head() -> str:
     return subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
@@ -345,8 +349,8 @@ def recheck(module: str, lines: frozenset[int]) -> int:
         out = subprocess.run(test, capture_output=True, text=True, timeout=TEST_TIMEOUT)
         printed = out.stdout.strip().splitlines()
         if out.returncode:
-            first = printed[0].split() if printed else []
-            case = first[1] if len(first) > 1 else "?"
+            kills = [ln.split() for ln in printed if ln.split()[:1] in KILL_LINES]
+            case = kills[0][1] if kills and len(kills[0]) > 1 else "a timeout or crash"
             done[key] = f"killed by `{case}` (suite {commit[:12]})"
         else:
             done[key] = ""
