@@ -8,14 +8,24 @@ share what they found. ``redis`` is optional and imported only here.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
-__all__ = ["DATABASE_ENV", "DEFAULT_DIRECTORY", "DatabaseError", "describe", "open_database"]
+__all__ = [
+    "DATABASE_ENV",
+    "DEFAULT_DIRECTORY",
+    "DatabaseError",
+    "describe",
+    "differential_key",
+    "open_database",
+]
 
 DATABASE_ENV: Final = "ZREPL_FUZZ_DATABASE"
 """How a campaign tells its target processes which database to use."""
@@ -63,3 +73,14 @@ def describe(spec: str | None) -> str:
     if is_redis(spec):
         return f"Redis {spec}"
     return f"directory {Path(spec) if spec else DEFAULT_DIRECTORY}"
+
+
+def differential_key(role: str, fixture: str, profile: Mapping[str, object], limit: int) -> bytes:
+    """Where differential searches keep their disagreements: one key per role and per what
+    shapes the generated inputs (the fixture's *content*, the profile, ``--max-steps``), so
+    machines with the same setting share findings whatever their paths, and a stored input
+    is never replayed into a search that would read it differently."""
+    content = fixture.encode() if fixture == "demo" else Path(fixture).read_bytes()
+    shape = json.dumps([role, profile, limit], sort_keys=True).encode()
+    digest = hashlib.sha256(content + b"\0" + shape).hexdigest()[:32]
+    return f"differential:{role}:{digest}".encode()

@@ -116,6 +116,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--no-confirm", action="store_true", help="do not replay the saved reproducer to confirm it"
     )
+    p.add_argument(
+        "--redis",
+        metavar="URL",
+        dest="differential_redis",
+        help="share disagreements through this Hypothesis Redis example database (redis://...): "
+        "each role replays what searches with the same fixture and profile found, here or on "
+        "other machines, first",
+    )
     p.set_defaults(run=run)
     fsub = p.add_subparsers(dest="fuzz_command", metavar="[list | seeds | campaign]")
     lp = fsub.add_parser(

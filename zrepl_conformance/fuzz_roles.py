@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from .cli_errors import CANNOT_START_EXIT, UsageError, require_startable
 
 if TYPE_CHECKING:
+    from hypothesis.database import ExampleDatabase
+
     from fuzz.differential.client_runner import ClientTrial
     from fuzz.differential.runner import Trial
     from fuzz.differential.search import FuzzReport
     from iut import IUTSpec
 
-__all__ = ["Role", "Target", "fuzz_role", "read_profile", "resolve"]
+__all__ = ["Role", "Target", "fuzz_role", "read_profile", "resolve", "shared_database"]
 
 T = TypeVar("T")
 
@@ -159,6 +161,21 @@ def _print_hint(hint: str | None) -> None:
         print(f"  {hint}")
 
 
+def shared_database(args: argparse.Namespace) -> ExampleDatabase | None:
+    """``--redis URL``: the example database differential searches share (else none)."""
+    url: str | None = getattr(args, "differential_redis", None)
+    if not url:
+        return None
+    from fuzz.database import DatabaseError, is_redis, open_database
+
+    if not is_redis(url):
+        raise UsageError(f"--redis {url}: not a redis://, rediss:// or unix:// URL")
+    try:
+        return open_database(url)
+    except DatabaseError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _tail(report: FuzzReport[Trial] | FuzzReport[ClientTrial]) -> str:
     return f"(seed {report.seed}, {report.trials} trials, {report.seconds:.1f} s)"
 
@@ -185,12 +202,13 @@ def _server(
 ) -> int:
     from fuzz.differential import Setting, differential_fuzz, save_finding
 
+    database = shared_database(args)
     setting = Setting.make(fixture, profile)
     timeout = args.timeout or SERVER_TIMEOUT
     report = differential_fuzz(
         target.spec, setting=setting, examples=args.examples, seconds=seconds, seed=args.seed,
         timeout=timeout, max_steps=args.max_steps, shrink_seconds=args.shrink_time,
-        report=_say(prefix),
+        report=_say(prefix), database=database,
     )  # fmt: skip
     trial = report.finding
     if trial is None or trial.disagreement is None:
@@ -225,12 +243,13 @@ def _client(
     from fuzz.differential.client_runner import client_setting
     from fuzz.differential.client_search import client_fuzz, save_client_finding
 
+    database = shared_database(args)
     setting = client_setting(fixture, profile)
     timeout = args.timeout or CLIENT_TIMEOUT
     report = client_fuzz(
         target.spec, jobs=role.jobs, setting=setting, examples=args.examples, seconds=seconds,
         seed=args.seed, timeout=timeout, max_rules=args.max_steps,
-        shrink_seconds=args.shrink_time, report=_say(prefix),
+        shrink_seconds=args.shrink_time, report=_say(prefix), database=database,
     )  # fmt: skip
     trial = report.finding
     if trial is None or trial.disagreement is None:

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from hypothesis.database import ExampleDatabase
+
 from bytestreamrpc.messages import FilesystemRequest
 from fakes.zfs import FakeZfs
 from iut import FixtureCache, IUTSpec
@@ -29,6 +31,7 @@ from iut.process import ExitStatus
 from recordings.format import S2C, Header, Record, Transcript, write_transcript
 from recordings.outcome import ClientOutcome, State, state_of
 
+from ..database import differential_key
 from .client_runner import (
     ClientPool,
     ClientTrial,
@@ -73,6 +76,7 @@ def client_fuzz(
     shrink_seconds: float = DEFAULT_SHRINK_SECONDS,
     cache: FixtureCache | None = None,
     report: Reporter | None = None,
+    database: ExampleDatabase | None = None,
 ) -> FuzzReport[ClientTrial]:
     """Fuzz ``spec``'s ``jobs`` (default: every client command it has) against ours."""
     chosen = jobs if jobs is not None else client_jobs(spec)
@@ -107,7 +111,9 @@ def client_fuzz(
         out = search(
             strategy, trial, verdict, ServerScript.size, examples=examples, seconds=seconds,
             seed=seed, shrink_seconds=shrink_seconds, report=report, noun="server scripts",
-            explained_by=ClientTrial.explained,
+            explained_by=ClientTrial.explained, database=database,
+            database_key=differential_key(f"client-{'+'.join(chosen)}", s.fixture, s.profile,
+                                          max_rules),
         )  # fmt: skip
         if out.finding is not None:
             out.finding = _without_idle_rules(out.finding, trial)

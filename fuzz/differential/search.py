@@ -23,12 +23,14 @@ import random
 import shlex
 import time
 import warnings
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Generic, TypeVar
 
-from hypothesis import HealthCheck, Phase, find, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis.control import current_build_context
+from hypothesis.database import ExampleDatabase, choices_to_bytes
 from hypothesis.errors import HypothesisWarning, NoSuchExample, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
@@ -36,6 +38,7 @@ from bytestreamrpc.deviations import Deviation
 from iut import FixtureCache, IUTSpec
 from recordings.format import C2S, Header, Transcript, write_transcript
 
+from ..database import differential_key
 from ..strategies import Conversation, conversations
 from .known import KnownMet
 from .runner import ServerPool, Setting, Trial, compare, explain_server, run_iut, run_reference
@@ -107,6 +110,8 @@ def search(
     report: Reporter | None = None,
     noun: str = "conversations",
     explained_by: Callable[[T], tuple[Deviation, str] | None] = lambda _t: None,
+    database: ExampleDatabase | None = None,
+    database_key: bytes = b"",
 ) -> FuzzReport[T]:
     """Run generated inputs until one disagrees, then shrink it; see the module docstring.
 
@@ -114,7 +119,9 @@ def search(
     ``size`` orders disagreeing inputs (the smallest is kept when shrinking runs out);
     ``explained_by`` the §deviations row that explained a trial's disagreement and what the
     comparison said (such a trial agrees for the search and is counted in
-    :attr:`FuzzReport.known`).
+    :attr:`FuzzReport.known`). With a ``database`` (``--redis``), the disagreements stored
+    under ``database_key`` by earlier searches, here or on other machines, are tried first,
+    and what this search finds is stored there.
     """
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
@@ -163,21 +170,80 @@ def search(
 
     config = settings(
         max_examples=budget,
-        database=None,
+        database=database,
         deadline=None,
-        phases=[Phase.generate, Phase.shrink],
+        phases=[*([Phase.reuse] if database is not None else []), Phase.generate, Phase.shrink],
         suppress_health_check=list(HealthCheck),
     )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", HypothesisWarning)  # long reprs of big inputs
-            minimal = find(strategy, disagrees, settings=config, random=random.Random(seed))
+            if database is None:
+                minimal = find(strategy, disagrees, settings=config, random=random.Random(seed))
+            else:
+                minimal = _find_sharing(strategy, disagrees, config, seed, database, database_key)
         out.finding = tried[minimal][0]
     except (NoSuchExample, Unsatisfiable, _OutOfTime, _Enough):
         pass  # out.finding: the smallest disagreement seen, if any
     finally:
         out.seconds = time.monotonic() - start
     return out
+
+
+class _Found(Exception):
+    pass
+
+
+class _ReplayOnly(ExampleDatabase):
+    """Reads the shared database, writes nothing: Hypothesis would also store the
+    candidate a search stopped at (``_Enough``), which is no disagreement."""
+
+    def __init__(self, shared: ExampleDatabase) -> None:
+        super().__init__()
+        self.shared = shared
+
+    def fetch(self, key: bytes) -> Iterable[bytes]:
+        return self.shared.fetch(key)
+
+    def save(self, key: bytes, value: bytes) -> None:
+        pass
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        pass
+
+
+def _find_sharing(
+    strategy: SearchStrategy[K],
+    condition: Callable[[K], bool],
+    config: settings,
+    seed: int,
+    database: ExampleDatabase,
+    database_key: bytes,
+) -> K:
+    """``hypothesis.find`` seeded, replaying ``database_key`` of ``database`` first, and
+    storing there the last (smallest) disagreement. ``find(random=...)`` seeds through
+    ``@seed``, which switches the database off: the seed is set as ``@seed`` sets it."""
+    last: list[K] = []
+    found: list[bytes] = []
+
+    @settings(config, database=_ReplayOnly(database), report_multiple_bugs=False)
+    @given(strategy)
+    def test(value: K) -> None:
+        if condition(value):
+            last[:] = [value]
+            found[:] = [choices_to_bytes(current_build_context().data.choices)]
+            raise _Found
+
+    test._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]
+    test._hypothesis_internal_database_key = database_key  # type: ignore[attr-defined]
+    try:
+        test()
+    except _Found:
+        return last[0]
+    finally:
+        if found:
+            database.save(database_key, found[0])
+    raise NoSuchExample("no disagreement")
 
 
 def differential_fuzz(
@@ -192,6 +258,7 @@ def differential_fuzz(
     shrink_seconds: float = DEFAULT_SHRINK_SECONDS,
     cache: FixtureCache | None = None,
     report: Reporter | None = None,
+    database: ExampleDatabase | None = None,
 ) -> FuzzReport[Trial]:
     """Fuzz ``spec``'s server against the reference; see the module docstring."""
     s = setting or Setting.make()
@@ -215,7 +282,8 @@ def differential_fuzz(
         return search(
             conversations(world=s.world(), max_steps=max_steps), trial, verdict, _size,
             examples=examples, seconds=seconds, seed=seed, shrink_seconds=shrink_seconds,
-            report=report, explained_by=Trial.explained,
+            report=report, explained_by=Trial.explained, database=database,
+            database_key=differential_key("server", s.fixture, s.profile, max_steps),
         )  # fmt: skip
     finally:
         pool.close()
