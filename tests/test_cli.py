@@ -249,3 +249,23 @@ def test_pull_and_push_help_name_connect_and_the_state() -> None:
         text = res.stdout.decode()
         assert res.returncode == 0 and res.stderr == b""
         assert "'zrepl-conformance connect ADDRESS'" in text and "FAKE_ZFS_STATE" in text
+
+
+def test_golden_check_of_no_such_scenario_names_the_closest() -> None:
+    res = run("golden", "check", "pv-okk")
+    assert res.returncode == 2 and b"Traceback" not in res.stderr
+    assert (
+        res.stderr.decode()
+        .strip()
+        .endswith("no such scenario 'pv-okk' (did you mean: pv-ok, fsv-ok?)")
+    )
+
+
+def test_replay_of_an_unreadable_transcript_is_exit_2(tmp_path: Path) -> None:
+    res = run("replay", str(tmp_path / "missing.jsonl"))
+    assert res.returncode == 2 and b"cannot read" in res.stderr and b"Traceback" not in res.stderr
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_text("this is not a transcript\n", encoding="utf-8")
+    res = run("replay", str(garbage))
+    assert res.returncode == 2 and b"garbage.jsonl:1:" in res.stderr
+    assert len(res.stderr.decode().strip().splitlines()) == 1

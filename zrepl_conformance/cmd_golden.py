@@ -99,6 +99,20 @@ def _update(args: argparse.Namespace) -> int:
     return 1 if failed or orphans or missing else 0
 
 
+def _known_scenarios(names: list[str]) -> None:
+    """A usage error naming the closest scenarios for a name that is no scenario."""
+    import difflib
+
+    from recordings.scenarios import SCENARIOS
+
+    known = [s.name for s in SCENARIOS]
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f" (did you mean: {', '.join(close)}?)" if close else " (golden list names them)"
+            raise UsageError(f"no such scenario {name!r}{hint}")
+
+
 def _check(args: argparse.Namespace) -> int:
     from iut import SpecError, load_spec, reference_spec, spec_from_server_cmd
     from recordings.golden import GoldenResult, check
@@ -107,6 +121,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.ignore and level in BYTE_LEVELS:
         raise UsageError("--ignore applies to decoded messages; use --level messages or semantic")
     times = repeat_count(args)
+    _known_scenarios(args.names or [])
     try:
         if args.iut:
             spec = load_spec(args.iut)

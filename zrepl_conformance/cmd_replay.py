@@ -129,7 +129,7 @@ def _setting_notes(transcript: Any, spec: Any, role: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from iut import FixtureCache, IUTError, SpecError, load_spec, reference_spec
     from iut.spec import spec_from_server_cmd
-    from recordings.format import Header, read_transcript
+    from recordings.format import Header, TranscriptError, read_transcript
     from recordings.repeat import repeat
     from recordings.replay import (
         ReplayResult,
@@ -144,7 +144,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--ignore applies to decoded messages; use --level messages or semantic")
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be positive")
-    transcript = read_transcript(args.transcript, allow_incomplete=args.partial)
+    try:
+        transcript = read_transcript(args.transcript, allow_incomplete=args.partial)
+    except TranscriptError as exc:  # the replay cannot be carried out: exit 2, one line
+        print(f"zrepl-conformance replay: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     try:
         if args.client_cmd:
             spec, role = client_spec_from_command(args.client_cmd), None
