@@ -9,7 +9,7 @@ Layers, bottom up:
   holds (names, GUIDs, the exact ``zfs send`` streams);
 * :mod:`.targets` — the implementation under test: processes started through :mod:`iut`, our
   reference in-process, or forked from :mod:`.forkserver` (client cases reach the suite
-  through :mod:`iut.relay`); :mod:`.refjob` our reference's pull/push as IUT commands;
+  through :mod:`iut.relay`);
 * :mod:`.context`, :mod:`.exchange`, :mod:`.judge`, :mod:`.scripted` — running a case:
   scripts against a server, the differential comparison with the reference, the suite as a
   scripted server for client cases;

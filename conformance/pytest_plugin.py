@@ -21,7 +21,15 @@ from typing import Any
 
 import pytest
 
-from iut import IUTError, IUTSpec, SpecError, load_spec, preflight, spec_from_server_cmd
+from iut import (
+    IUTError,
+    IUTSpec,
+    SpecError,
+    load_spec,
+    preflight,
+    reference_spec,
+    spec_from_server_cmd,
+)
 
 from .catalog import all_cases
 from .model import Case, CaseResult, Verdict
@@ -85,9 +93,7 @@ def spec_from_options(config: pytest.Config) -> IUTSpec | None:
     except SpecError as exc:
         raise pytest.UsageError(str(exc)) from None
     if config.getoption("zrepl_reference"):
-        from .refjob import conformance_reference_spec
-
-        return conformance_reference_spec()
+        return reference_spec()
     return None
 
 

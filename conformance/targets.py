@@ -16,7 +16,6 @@ and stderr.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import shutil
@@ -28,9 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from bytestreamrpc.client import Client
-from bytestreamrpc.errors import ProtocolError, RequestFailed
-from bytestreamrpc.messages import CloseRequest
 from bytestreamrpc.server import Server
 from bytestreamrpc.transport import MemoryTransport, Transport, memory_pair
 from fakes.profile import profile_from_obj
@@ -403,25 +399,11 @@ class InProcessTarget(Target):
 def _reference_job(
     command: Command, transport: Transport, zfs: FakeZfs, profile: Any, timeout: float
 ) -> int:
-    """What ``zrepl-conformance pull|push`` does, over ``transport`` (see cmd_jobs)."""
-    from fakes.jobs import JobReport, run_pull, run_push
-    from fakes.mapping import parse_mapping
+    """What ``zrepl-conformance pull|push --profile`` does, over ``transport``."""
+    from fakes.runjob import run_job
 
-    raw = profile.pull_mapping if command == "pull" else profile.push_filter
-    mapping = parse_mapping(raw or {})
-    report = JobReport()
-    try:
-        client = Client.connect(transport, timeout=timeout)
-    except (RequestFailed, ProtocolError, OSError) as exc:
-        report.error = f"cannot connect: {exc}"
-    else:
-        if command == "pull":
-            report = run_pull(client, zfs, mapping)
-        else:
-            report = run_push(client, zfs, mapping)
-        with contextlib.suppress(RequestFailed, ProtocolError, OSError):
-            client.close_request(CloseRequest())
-    transport.close()
+    job: Literal["pull", "push"] = "pull" if command == "pull" else "push"
+    report = run_job(job, transport, zfs, profile.job_mapping(job), timeout=timeout)
     return 0 if report.ok else 1
 
 

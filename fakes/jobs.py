@@ -40,7 +40,6 @@ from bytestreamrpc.messages import (
     FilesystemVersionsRequest,
     IncrementalTransferRequest,
     InitialTransferRequest,
-    PullMeRequest,
 )
 
 from .diff import classify, make_filesystem_diff
@@ -72,6 +71,8 @@ class JobReport:
 
     results: list[DatasetResult] = field(default_factory=list)
     error: str | None = None  # a failure of the whole job
+    close_error: str | None = None
+    """The job's Close request failed (reported, but not a failure of the job)."""
 
     @property
     def ok(self) -> bool:
@@ -293,26 +294,4 @@ def run_pull(
         report.results.append(result)
         if not result.ok:
             failed_roots.append(comps)
-    return report
-
-
-def run_push(
-    remote: RPCRequester,
-    zfs: FakeZfs,
-    push_filter: DatasetMapping,
-    *,
-    policy: str = INITIAL_REPL_POLICY_MOST_RECENT,
-) -> JobReport:
-    """Ask the server to pull from us (§job.push) and serve it with ``push_filter`` as ACL."""
-    from .reference import ReferenceHandler
-
-    handler = ReferenceHandler(zfs, identity="", pull_acl=push_filter, sink_for=lambda _who: None)
-    report = JobReport()
-    try:
-        remote.pull_me_request(PullMeRequest(initial_repl_policy=policy), handler)
-    except (RequestFailed, ProtocolError) as exc:
-        report.error = f"pull-me failed: {exc}"
-    for dataset, what in handler.sent:
-        ok = report.error is None
-        report.results.append(DatasetResult(dataset, "(server)", ok, "sent", what))
     return report

@@ -44,6 +44,12 @@ class Profile:
         raw = self.sinks.get(identity)
         return None if raw is None else parse_mapping(raw)
 
+    def job_mapping(self, job: str) -> ComboMapping:
+        """What a reference job of this profile maps: ``pull_mapping`` for ``pull``,
+        ``push_filter`` for ``push`` (not configured: an empty mapping, nothing matches)."""
+        raw = self.pull_mapping if job == "pull" else self.push_filter
+        return parse_mapping(raw or {})
+
     def to_json(self) -> str:
         return json.dumps(
             {

@@ -37,6 +37,7 @@ from bytestreamrpc.messages import (
     PullMeRequest,
 )
 
+from .jobs import run_pull
 from .mapping import NO_MATCH_MESSAGE, DatasetMapping, MappingError
 from .profile import DEFAULT_PROFILE, Profile, load_profile
 from .zfs import FakeZfs
@@ -151,8 +152,6 @@ class ReferenceHandler:
     def handle_pull_me_request(
         self, r: PullMeRequest, client_identity: str, client: RPCRequester
     ) -> None:
-        from .jobs import run_pull
-
         sink = self.sink_for(client_identity)
         if sink is None:
             log.info("no sink mapping for client identity %r, denying pull-me", client_identity)

@@ -62,8 +62,6 @@ _KNOWN_KEYS: Final = frozenset(
     {*_COMMAND_KEYS, "check", "name", "env", "exclude", "expect_fail", "timeout"}
 )
 
-_REFCLIENT: Final = str(Path(__file__).resolve().with_name("refclient.py"))
-
 REFERENCE_SERVER: Final[tuple[str, ...]] = (
     sys.executable,
     "-m",
@@ -79,23 +77,27 @@ REFERENCE_SERVER: Final[tuple[str, ...]] = (
 
 REFERENCE_PULL: Final[tuple[str, ...]] = (
     sys.executable,
-    _REFCLIENT,
+    "-m",
+    "zrepl_conformance",
     "pull",
+    "--profile",
     "{profile}",
     "--",
     "{connect}",
 )
-"""Our reference pull job (mapping: the profile's ``pull_mapping``; :mod:`iut.refclient`)."""
+"""Our reference pull job (its mapping: the profile's ``pull_mapping``)."""
 
 REFERENCE_PUSH: Final[tuple[str, ...]] = (
     sys.executable,
-    _REFCLIENT,
+    "-m",
+    "zrepl_conformance",
     "push",
+    "--profile",
     "{profile}",
     "--",
     "{connect}",
 )
-"""Our reference push job (filter from the profile's ``push_filter``)."""
+"""Our reference push job (its filter: the profile's ``push_filter``)."""
 
 
 class SpecError(Exception):

@@ -222,8 +222,8 @@ def _push_zfs() -> Any:
 
 def pullme_ok(d: Driver) -> None:
     """The reference push job: PullMe, serve the server's pull from our own fake ZFS, Close."""
-    from fakes.jobs import run_push
     from fakes.mapping import parse_mapping
+    from fakes.runjob import run_push
 
     client = d.client()
     client.protocol_version_request()

@@ -11,9 +11,9 @@ import pytest
 
 from conformance.catalog import all_cases
 from conformance.model import FAMILIES, CaseResult, Level, Verdict
-from conformance.refjob import conformance_reference_spec
 from conformance.report.console import render_failure
 from conformance.runner import Runner, RunOptions
+from iut import reference_spec
 
 
 def _run(runner: Runner, family: str | None = None) -> list[CaseResult]:
@@ -42,7 +42,7 @@ def test_reference_in_process_passes_every_case() -> None:
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_reference_subprocess_passes_every_case(family: str) -> None:
-    results = _run(Runner.for_spec(conformance_reference_spec(), RunOptions()), family)
+    results = _run(Runner.for_spec(reference_spec(), RunOptions()), family)
     _assert_all_pass(results)
     # every case talked to a real process: its transcript is in the result
     assert all(r.wire_log for r in results), [r.case_id for r in results if not r.wire_log]

@@ -190,9 +190,9 @@ def test_bad_options_are_one_line_errors(args: list[str], message: str, tmp_path
     assert res.stderr.strip().count("\n") == 0, res.stderr
 
 
-def test_a_client_that_cannot_start_is_exit_2(tmp_path: Path) -> None:
+def test_a_client_that_cannot_start_is_exit_6(tmp_path: Path) -> None:
     res = _fuzz("--client-cmd", "/nonexistent/client {connect}", "--examples", "1",
                 findings=tmp_path)  # fmt: skip
-    assert res.returncode == 2, res.stdout + res.stderr
-    assert "cannot start the implementation" in res.stderr
+    assert res.returncode == 6, res.stdout + res.stderr
+    assert "the implementation cannot start" in res.stderr
     assert res.stderr.strip().count("\n") == 0, res.stderr

@@ -395,14 +395,16 @@ def test_reference_pull_job_through_the_contract(cache: FixtureCache) -> None:
     assert [v.guid for v in pulled] == [newest.guid]
 
 
-def test_refclient_needs_the_mapping(tmp_path: Path) -> None:
+def test_reference_jobs_read_their_mapping_from_the_profile(tmp_path: Path) -> None:
+    """``pull|push --profile FILE`` (the reference's contract commands) take the profile's
+    mapping; a profile that is not one is a one-line usage error."""
     prof = tmp_path / "p.json"
-    prof.write_text("{}")
+    prof.write_text('{"push_filter": "not a mapping"}')
+    env = {**os.environ, "FAKE_ZFS_STATE": str(tmp_path / "s.sqlite")}
     res = subprocess.run(
-        [PY, str(Path(iut.__file__).with_name("refclient.py")), "push", str(prof), "--", "true"],
-        cwd=prof.parent,
-        capture_output=True,
-        text=True,
-    )
+        [PY, "-m", "zrepl_conformance", "push", "--profile", str(prof), "--", "true"],
+        cwd=prof.parent, capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
     assert res.returncode == 2
-    assert "no 'push_filter' mapping" in res.stderr
+    assert "push_filter must be an object" in res.stderr and "Traceback" not in res.stderr
+    assert "--profile" in " ".join(iut.reference_spec().push or ())

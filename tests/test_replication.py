@@ -31,10 +31,11 @@ from bytestreamrpc.messages import (
 )
 from bytestreamrpc.server import Server, serve_listener
 from bytestreamrpc.transport import SubprocessTransport, Transport, connect_socket, memory_pair
-from fakes.jobs import JobReport, run_pull, run_push, walk_order
+from fakes.jobs import JobReport, run_pull, walk_order
 from fakes.mapping import parse_mapping
 from fakes.profile import Profile, profile_from_obj
 from fakes.reference import Reference
+from fakes.runjob import run_push
 from fakes.zfs import FakeZfs
 from fakes.zfs.stream import StreamReader
 

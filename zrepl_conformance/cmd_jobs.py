@@ -10,19 +10,19 @@ failed. What ``--help`` says is :data:`DESCRIPTIONS`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from bytestreamrpc.client import Client
 from bytestreamrpc.constants import INITIAL_REPL_POLICY_MOST_RECENT
-from bytestreamrpc.errors import ProtocolError, RequestFailed
-from bytestreamrpc.messages import CloseRequest
 from bytestreamrpc.serving import DEFAULT_TIMEOUT
 from bytestreamrpc.transport import SubprocessTransport
 
 from .cli_errors import UsageError
+
+if TYPE_CHECKING:
+    from fakes.mapping import DatasetMapping
 
 DESCRIPTIONS = {
     "pull": (
@@ -46,14 +46,20 @@ DESCRIPTIONS = {
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    for name, flag, what in (
-        ("pull", "--mapping", "which remote datasets land where locally"),
-        ("push", "--filter", "which local datasets the server may pull"),
+    for name, flag, key, what in (
+        ("pull", "--mapping", "pull_mapping", "which remote datasets land where locally"),
+        ("push", "--filter", "push_filter", "which local datasets the server may pull"),
     ):
         p = sub.add_parser(
             name, help=f"run one {name} job against CONNECT-CMD", description=DESCRIPTIONS[name]
         )
-        p.add_argument(flag, required=True, metavar="JSON", help=f"mapping object: {what}")
+        source = p.add_mutually_exclusive_group(required=True)
+        source.add_argument(flag, metavar="JSON", help=f"mapping object: {what}")
+        source.add_argument(
+            "--profile",
+            metavar="FILE",
+            help=f"take the mapping from a profile JSON (its {key}), as the contract's {{profile}}",
+        )
         p.add_argument(
             "--policy",
             default=INITIAL_REPL_POLICY_MOST_RECENT,
@@ -75,9 +81,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         p.set_defaults(run=run, job=name)
 
 
-def run(args: argparse.Namespace) -> int:
-    from fakes.jobs import JobReport, run_pull, run_push
+def _mapping(args: argparse.Namespace) -> DatasetMapping:
+    """The job's mapping: ``--mapping``/``--filter`` JSON, or the profile's own."""
     from fakes.mapping import MappingConfigError, parse_mapping_json
+    from fakes.profile import ProfileError, load_profile
+
+    if args.profile:
+        try:
+            return load_profile(args.profile).job_mapping(args.job)
+        except ProfileError as exc:
+            raise UsageError(str(exc)) from None
+    text = args.mapping if args.job == "pull" else args.filter
+    try:
+        return parse_mapping_json(text)
+    except (MappingConfigError, json.JSONDecodeError) as exc:
+        raise UsageError(f"bad mapping {text!r}: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from fakes.runjob import run_job
     from fakes.zfs import FakeZfs
 
     connect = args.connect[1:] if args.connect[:1] == ["--"] else args.connect
@@ -86,33 +108,18 @@ def run(args: argparse.Namespace) -> int:
     state = os.environ.get("FAKE_ZFS_STATE")
     if not state:
         raise UsageError("FAKE_ZFS_STATE must name the fake ZFS state file")
-    text = args.mapping if args.job == "pull" else args.filter
-    try:
-        mapping = parse_mapping_json(text)
-    except (MappingConfigError, json.JSONDecodeError) as exc:
-        raise UsageError(f"bad mapping {text!r}: {exc}") from None
+    mapping = _mapping(args)
     zfs = FakeZfs.open(state)
     transport = SubprocessTransport(connect)
-    report = JobReport()
     try:
-        try:
-            client = Client.connect(transport, timeout=args.timeout)
-        except (RequestFailed, ProtocolError, OSError) as exc:
-            report.error = f"cannot connect: {exc}"
-        else:
-            if args.job == "pull":
-                report = run_pull(client, zfs, mapping, policy=args.policy)
-            else:
-                report = run_push(client, zfs, mapping, policy=args.policy)
-            try:
-                client.close_request(CloseRequest())
-            except (RequestFailed, ProtocolError, OSError) as exc:
-                print(f"zrepl-conformance {args.job}: close failed: {exc}", file=sys.stderr)
+        report = run_job(
+            args.job, transport, zfs, mapping, policy=args.policy, timeout=args.timeout
+        )
     finally:
-        with contextlib.suppress(OSError):
-            transport.close()
         transport.wait(timeout=10)
         zfs.close()
+    if report.close_error:
+        print(f"zrepl-conformance {args.job}: close failed: {report.close_error}", file=sys.stderr)
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1

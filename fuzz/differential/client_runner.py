@@ -22,7 +22,6 @@ datasets the job left behind.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import time
@@ -31,14 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bytestreamrpc.client import Client
 from bytestreamrpc.constants import RequestType
 from bytestreamrpc.deviations import Deviation, Observed, Situation, explain
-from bytestreamrpc.errors import PeerTimeout, ProtocolError, RequestFailed
-from bytestreamrpc.messages import CloseRequest
+from bytestreamrpc.errors import PeerTimeout
 from bytestreamrpc.transport import Transport
-from fakes.jobs import JobReport, run_pull, run_push
-from fakes.mapping import parse_mapping
+from fakes.jobs import JobReport
+from fakes.profile import profile_from_obj
+from fakes.runjob import run_job
 from fakes.zfs import FakeZfs
 from iut import FixtureCache, IUTSpec, Running, start_client, start_server
 from iut.process import ExitStatus
@@ -180,31 +178,15 @@ def explain_client(ref: ClientRun, iut: ClientRun, before: State) -> Deviation |
 def reference_job(
     job: Job, transport: Transport, zfs: FakeZfs, profile: Mapping[str, object], timeout: float
 ) -> tuple[int, JobReport]:
-    """``zrepl-conformance pull|push`` (:mod:`zrepl_conformance.cmd_jobs`) over ``transport``.
-
-    The mapping is the profile's ``pull_mapping`` / ``push_filter`` as the reference's IUT
-    commands read it (:mod:`iut.refclient`); the exit code is what the command returns (an
-    unexpected exception is its last-resort exit 1).
-    """
-    raw = profile.get("pull_mapping" if job == "pull" else "push_filter")
+    """``zrepl-conformance pull|push --profile`` (:func:`fakes.runjob.run_job`) over
+    ``transport``; the exit code is what the command returns (an unexpected exception is its
+    last-resort exit 1)."""
     report = JobReport()
     try:
-        mapping = parse_mapping(raw if isinstance(raw, dict) else {})
-        try:
-            client = Client.connect(transport, timeout=timeout)
-        except (RequestFailed, ProtocolError, OSError) as exc:
-            report.error = f"cannot connect: {exc}"
-        else:
-            report = (
-                run_pull(client, zfs, mapping) if job == "pull" else run_push(client, zfs, mapping)
-            )
-            with contextlib.suppress(RequestFailed, ProtocolError, OSError):
-                client.close_request(CloseRequest())
+        report = run_job(job, transport, zfs, profile_from_obj(dict(profile)).job_mapping(job),
+                         timeout=timeout)  # fmt: skip
     except Exception:
         return 1, report
-    finally:
-        with contextlib.suppress(OSError, ProtocolError):
-            transport.close()
     return 0 if report.ok else 1, report
 
 
