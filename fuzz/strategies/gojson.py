@@ -543,8 +543,8 @@ def _invalid(draw: st.DrawFn, t: GoType) -> bytes:
     elif kind == "string":
         bad = draw(st.sampled_from(_BAD_IN_STRING))
         toks[at] = _Tok("raw", b'"' + bad + toks[at].data[1:])
-    else:
-        del toks[at]
+    else:  # a space where the ':' or ',' was: dropping it could join two numbers into one
+        toks[at] = _Tok("ws", b" ")
     return _join(toks)
 
 
