@@ -17,6 +17,7 @@ from typing import Final
 
 from ..catalog import case
 from ..context import CaseContext
+from ..exchange import Exchange
 from ..judge import Rules
 from ..model import Level
 from ..wire import chunked, header_json
@@ -60,3 +61,41 @@ def _zeros_inside_header(ctx: CaseContext) -> None:
         header = header_json(RT.PROTOCOL_VERSION, RID) + ZEROS * (1 + i % 3) + b"\x01" * i
         pieces.append(chunked(header) + chunked(PV_BODY + ZEROS + b" " * i))
     standard(ctx, b"".join(pieces) + PROBE, KEEPS_GOING)
+
+
+def _le(n: int) -> bytes:
+    return n.to_bytes(4, "little")
+
+
+def _original_takes_it_whole(ctx: CaseContext, got: Exchange, ref: Exchange) -> bool:
+    """E(3) alone, then the end: the original took the cut header as complete
+    (§deviations.truncated-payload); an E(1) is compared with the reference, text included."""
+    shape = [(r.error_id, r.response_type) for r in got.responses if r.header is not None]
+    if got.closed and shape == [(3, 0)] and len(got.responses) == 1:
+        ctx.note("answered E(3): the original's behaviour (it took the header as complete)")
+        return True
+    return False
+
+
+@case(
+    "frame.truncation.text.1",
+    "§frame.truncation",
+    Level.MUST,
+    "End of input after a header's first data chunk (value cut): E(1) with a truncation's text",
+    family=F,
+)
+def _cut_between_chunks(ctx: CaseContext) -> None:
+    header = header_json(RT.PROTOCOL_VERSION, RID)
+    standard(ctx, _le(10) + header[:10])
+
+
+@case(
+    "frame.truncation.text.2",
+    "§frame.truncation",
+    Level.MUST,
+    "End of input after a whole header chunk, before the zero chunk: not a clean end of input",
+    family=F,
+)
+def _cut_before_terminator(ctx: CaseContext) -> None:
+    header = header_json(RT.PROTOCOL_VERSION, RID)
+    standard(ctx, _le(len(header)) + header, alternative=_original_takes_it_whole)
