@@ -416,6 +416,12 @@ def check_stays_open(ref: Wire, mut: Wire, w: World) -> None:
     assert mut.error_ids == [1, 0, 0]
 
 
+def check_same_answers(ref: Wire, mut: Wire, w: World) -> None:
+    # never-closes differs only in *when* it closes: with the client's side closed first,
+    # as here, every byte is the reference's (the held-open cases see the difference)
+    assert ref.error_ids == [0, 1] and mut.raw == ref.raw and mut.closed
+
+
 def check_fsv_continues(ref: Wire, mut: Wire, w: World) -> None:
     assert ref.error_ids == [0, 5] and ref.exit_code == 1
     assert mut.error_ids == [0, 5, 0, 0] and mut.exit_code == 0
@@ -525,6 +531,7 @@ PROBES: dict[str, Probe] = {
     ),
     "close-without-ok": Probe(lambda w: PV + CLOSE, check_close_without_ok),
     "header-error-stays-open": Probe(lambda w: chunked(b"x") + PV + CLOSE, check_stays_open),
+    "never-closes": Probe(lambda w: PV + chunked(b"x"), check_same_answers),
     "fsv-error-continues": Probe(lambda w: PV + fsv(HIDDEN) + PV + CLOSE, check_fsv_continues),
     "success-zero-request-id": Probe(
         lambda w: raw_request(1, b'{"ClientVersion":1}\n', RID) + CLOSE, check_zero_success_id
