@@ -17,7 +17,7 @@ from typing import Final
 
 from ..catalog import case
 from ..context import CaseContext
-from ..exchange import Exchange
+from ..exchange import Exchange, Piece
 from ..judge import Rules
 from ..model import Level
 from ..wire import chunked, header_json
@@ -99,3 +99,18 @@ def _cut_between_chunks(ctx: CaseContext) -> None:
 def _cut_before_terminator(ctx: CaseContext) -> None:
     header = header_json(RT.PROTOCOL_VERSION, RID)
     standard(ctx, _le(len(header)) + header, alternative=_original_takes_it_whole)
+
+
+@case(
+    "frame.boundaries.pipelined.1",
+    "§frame.boundaries",
+    Level.MUST,
+    "A request, then 1-3 bytes of the next chunk length in the same write: the rest follows",
+    family=F,
+)
+def _length_split_after_request(ctx: CaseContext) -> None:
+    pv = chunked(header_json(RT.PROTOCOL_VERSION, RID)) + chunked(PV_BODY)
+    pieces = []
+    for cut in (1, 2, 3):
+        pieces += [Piece(pv + pv[:cut], 0.02), Piece(pv[cut:], 0.02)]
+    standard(ctx, [*pieces, Piece(PROBE)], KEEPS_GOING)
