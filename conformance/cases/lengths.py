@@ -114,3 +114,16 @@ def _length_split_after_request(ctx: CaseContext) -> None:
     for cut in (1, 2, 3):
         pieces += [Piece(pv + pv[:cut], 0.02), Piece(pv[cut:], 0.02)]
     standard(ctx, [*pieces, Piece(PROBE)], KEEPS_GOING)
+
+
+@case(
+    "frame.chunk.zeros.3",
+    "§frame.chunk",
+    Level.MUST,
+    "A 2-byte body {} and then a header padded with zero bytes: each message where its length says",
+    family=F,
+)
+def _short_body_then_zeros(ctx: CaseContext) -> None:
+    fs = chunked(header_json(RT.FILESYSTEM, RID)) + chunked(b"{}")
+    script = b"".join(fs + padded_pv(300, 0) for _ in range(4)) + PROBE
+    standard(ctx, script, KEEPS_GOING)
