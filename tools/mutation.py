@@ -295,6 +295,7 @@ def report(markdown: bool, diffs: bool) -> int:
         rows.append(row)
         for op, where, occ, diff in survivors(db):
             killed = rechecked.get(f"{rel}:{where} {op} #{occ}", "")
+            killed = killed if killed.startswith("killed") else ""
             text = _reason(why.get(rel, {}), killed, where, op, occ)
             row.later += bool(killed)
             row.equivalent += not killed and text.startswith("equivalent")
@@ -339,7 +340,10 @@ def recheck(module: str, lines: frozenset[int]) -> int:
     trial = work / "recheck-tree"
     for op, where, occ, diff in survivors(work / f"{module}.sqlite"):
         key = f"{rel}:{where} {op} #{occ}"
-        if key in done or (lines and int(where.split(":")[0]) not in lines):
+        previous = done.get(key, "")
+        if previous.startswith("killed") or commit[:12] in previous:
+            continue
+        if lines and int(where.split(":")[0]) not in lines:
             continue
         if trial.exists():
             shutil.rmtree(trial)
@@ -353,8 +357,8 @@ def recheck(module: str, lines: frozenset[int]) -> int:
             case = kills[0][1] if kills and len(kills[0]) > 1 else "a timeout or crash"
             done[key] = f"killed by `{case}` (suite {commit[:12]})"
         else:
-            done[key] = ""
-        print(f"{key}: {done[key] or 'survives'}", flush=True)
+            done[key] = f"survives (suite {commit[:12]})"
+        print(f"{key}: {done[key]}", flush=True)
         path.write_text(json.dumps(done, indent=1, sort_keys=True), encoding="utf-8")
     shutil.rmtree(trial, ignore_errors=True)
     return 0
