@@ -75,3 +75,19 @@ def test_list_text_has_a_line_per_case(capsys: pytest.CaptureFixture[str]) -> No
     body = [ln for ln in out[1:-1]]
     assert body and all("server.pv" in ln for ln in body)
     assert out[-1] == f"{len(body)} cases"
+
+
+def test_the_counts_in_the_docs_are_the_catalogs() -> None:
+    """docs/CONFORMANCE.md's catalog sentence and family table say what the catalog holds."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "CONFORMANCE.md").read_text("utf-8")
+    cases = all_cases()
+    levels = Counter(str(c.level) for c in cases)
+    roles = Counter(str(c.role) for c in cases)
+    sentence = (
+        f"{len(cases)} cases ({levels['MUST']} MUST, {levels['SHOULD']} SHOULD, "
+        f"{levels['INFO']} INFO; {roles['server']} server-role, {roles['client']} client-role)"
+    )
+    assert sentence in text, f"docs/CONFORMANCE.md should say: {sentence}"
+    families = Counter(c.family for c in cases)
+    for family, n in families.items():
+        assert re.search(rf"^\| `{family}` \| {n} \|", text, flags=re.M), (family, n)
