@@ -21,7 +21,7 @@ from ..exchange import Exchange, Piece
 from ..judge import Rules
 from ..model import Level
 from ..wire import chunked, header_json
-from .common import PROBE, RID, RT, standard
+from .common import PROBE, RID, RT, same_as_plain, standard
 
 F: Final = "framing"
 KEEPS_GOING: Final = Rules(extra=Level.MUST, missing=Level.MUST)
@@ -126,4 +126,7 @@ def _length_split_after_request(ctx: CaseContext) -> None:
 def _short_body_then_zeros(ctx: CaseContext) -> None:
     fs = chunked(header_json(RT.FILESYSTEM, RID)) + chunked(b"{}")
     script = b"".join(fs + padded_pv(300, 0) for _ in range(4)) + PROBE
-    standard(ctx, script, KEEPS_GOING)
+    plain = b"".join(fs + padded_pv(0, 0) for _ in range(4)) + PROBE
+    # judged against the implementation's own answer without the zeros: what the listing
+    # holds is for the §server.fs / acl cases, not a framing failure
+    same_as_plain(ctx, script, plain, KEEPS_GOING)
