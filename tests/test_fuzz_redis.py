@@ -1,8 +1,10 @@
 """A real Redis server as the shared example database (``--redis URL``).
 
 The fixture starts Debian's ``redis-server`` on a free loopback port (no persistence) and
-stops it; ``.ci/run`` installs it. Without ``redis-server`` the tests fail, saying so: CI must
-never skip them silently.
+stops it; ``.ci/run`` installs it. Without ``redis-server`` the tests fail in CI (``CI`` set,
+as CI runs ``.ci/run``), saying so: CI never skips them. Elsewhere — the README's test command
+on a machine with only Python — they are skipped with that reason, since the service is not
+the project's to install there.
 """
 
 from __future__ import annotations
@@ -50,7 +52,10 @@ _PLANTED = textwrap.dedent(
 def redis_url() -> Iterator[str]:
     server = shutil.which("redis-server")
     if server is None:
-        pytest.fail("redis-server is not installed (apt-get install redis-server; .ci/run does)")
+        why = "redis-server is not installed (apt-get install redis-server; .ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
