@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from typing import Final
 
+from bytestreamrpc.framing import chunk_header
+
 from ..catalog import case
 from ..context import CaseContext
-from ..exchange import Exchange, Piece
+from ..exchange import Piece
 from ..judge import Rules
 from ..model import Level
 from ..wire import chunked, header_json
@@ -63,20 +65,6 @@ def _zeros_inside_header(ctx: CaseContext) -> None:
     standard(ctx, b"".join(pieces) + PROBE, KEEPS_GOING)
 
 
-def _le(n: int) -> bytes:
-    return n.to_bytes(4, "little")
-
-
-def _original_takes_it_whole(ctx: CaseContext, got: Exchange, ref: Exchange) -> bool:
-    """E(3) alone, then the end: the original took the cut header as complete
-    (§deviations.truncated-payload); an E(1) is compared with the reference, text included."""
-    shape = [(r.error_id, r.response_type) for r in got.responses if r.header is not None]
-    if got.closed and shape == [(3, 0)] and len(got.responses) == 1:
-        ctx.note("answered E(3): the original's behaviour (it took the header as complete)")
-        return True
-    return False
-
-
 @case(
     "frame.truncation.text.1",
     "§frame.truncation",
@@ -86,7 +74,7 @@ def _original_takes_it_whole(ctx: CaseContext, got: Exchange, ref: Exchange) -> 
 )
 def _cut_between_chunks(ctx: CaseContext) -> None:
     header = header_json(RT.PROTOCOL_VERSION, RID)
-    standard(ctx, _le(10) + header[:10])
+    standard(ctx, chunk_header(10) + header[:10])
 
 
 @case(
@@ -98,7 +86,7 @@ def _cut_between_chunks(ctx: CaseContext) -> None:
 )
 def _cut_before_terminator(ctx: CaseContext) -> None:
     header = header_json(RT.PROTOCOL_VERSION, RID)
-    standard(ctx, _le(len(header)) + header, alternative=_original_takes_it_whole)
+    standard(ctx, chunk_header(len(header)) + header)
 
 
 @case(
