@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from . import framing
 from .connection import SERVER_STATES, Connection, Outcome, State
@@ -46,6 +47,7 @@ DEFAULT_TIMEOUT = 300.0
 """Seconds a peer may stall before we give up (§deviations.timeouts)."""
 
 RequesterFactory = Callable[[Connection, Transport], RPCRequester]
+_V = TypeVar("_V")
 
 
 @dataclass
@@ -117,6 +119,61 @@ def serve_loop(
     return ServeOutcome(conn.state, "", served, returned_error)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What the reference server answers one request with, before anything is written.
+
+    ``response`` is ``None`` when there is no answer at all: the handler crashed and the
+    connection closes (§server.handler-crash). ``stream`` is the send stream that follows
+    a CHUNKED_STREAM header. Everything that serves a connection — the reference loop below,
+    the scripted servers of the suite and the fuzzer — computes answers here and differs only
+    in what it does with one: send it, or hand it to a scripted fault.
+    """
+
+    response: Response | None
+    stream: ByteSource | None = None
+
+
+def answer(conn: Connection, request: Request, handler: RPCHandler) -> Answer:
+    """The reference's answer to ``request`` (the connection's current request); no I/O.
+
+    The header echoes the request's id (§msg.request-id); a :class:`HandlerError` becomes
+    the error-5 header; a PullMe is answered OK here and served by :func:`pull_me_step`.
+    Does not advance the connection: sending the response does.
+    """
+    body = request.body
+    ok = conn.response_header
+    if isinstance(body, ProtocolVersionRequest | CloseRequest | PullMeRequest):
+        if isinstance(body, CloseRequest) and body.goodbye:
+            log.info("close request with goodbye: %s", body.goodbye)
+        return Answer(Response(ok(ResponseType.OK)))
+    try:
+        if isinstance(body, FilesystemRequest):
+            roots = handler.handle_filesystem_request(body)
+            return Answer(Response(ok(ResponseType.FILESYSTEMS), _tuple_or_null(roots)))
+        if isinstance(body, FilesystemVersionsRequest):
+            versions = handler.handle_filesystem_versions_request(body)
+            return Answer(Response(ok(ResponseType.FILESYSTEM_DIFF), _tuple_or_null(versions)))
+        if isinstance(body, InitialTransferRequest):
+            stream = handler.handle_initial_transfer_request(body)
+        else:
+            assert isinstance(body, IncrementalTransferRequest)
+            stream = handler.handle_incremental_transfer_request(body)
+    except HandlerError as exc:
+        return Answer(Response(conn.handler_error(str(exc))))
+    except (ConnectionClosed, PeerTimeout):
+        raise
+    except Exception as exc:  # §server.handler-crash: no response, close
+        log.error("handler crashed: %r", exc)
+        return Answer(None)
+    return Answer(Response(ok(ResponseType.CHUNKED_STREAM)), stream)
+
+
+def _tuple_or_null(values: Sequence[_V] | None) -> tuple[_V, ...] | None:
+    """A handler's list as the response body; ``None`` stays Go's ``null``."""
+    return None if values is None else tuple(values)
+
+
 def _dispatch(
     conn: Connection,
     transport: Transport,
@@ -125,45 +182,16 @@ def _dispatch(
     requester_factory: RequesterFactory,
     timeout: float | None,
 ) -> None:
-    body = req.body
-    write = transport.write
-    if isinstance(body, ProtocolVersionRequest | CloseRequest):
-        if isinstance(body, CloseRequest) and body.goodbye:
-            log.info("close request with goodbye: %s", body.goodbye)
-        write(conn.send(Response(conn.response_header(ResponseType.OK))), timeout)
-        return
-    if isinstance(body, PullMeRequest):
-        _pull_me(conn, transport, handler, body, requester_factory, timeout)
-        return
-    try:
-        if isinstance(body, FilesystemRequest):
-            roots = handler.handle_filesystem_request(body)
-            hdr = conn.response_header(ResponseType.FILESYSTEMS)
-            write(conn.send(Response(hdr, None if roots is None else tuple(roots))), timeout)
-            return
-        if isinstance(body, FilesystemVersionsRequest):
-            versions = handler.handle_filesystem_versions_request(body)
-            hdr = conn.response_header(ResponseType.FILESYSTEM_DIFF)
-            body_out = None if versions is None else tuple(versions)
-            write(conn.send(Response(hdr, body_out)), timeout)
-            return
-        stream: ByteSource
-        if isinstance(body, InitialTransferRequest):
-            stream = handler.handle_initial_transfer_request(body)
-        else:
-            assert isinstance(body, IncrementalTransferRequest)
-            stream = handler.handle_incremental_transfer_request(body)
-    except HandlerError as exc:
-        write(conn.send(Response(conn.handler_error(str(exc)))), timeout)
-        return
-    except (ConnectionClosed, PeerTimeout):
-        raise
-    except Exception as exc:  # §server.handler-crash: no response, close
-        log.error("handler crashed: %r", exc)
+    reply = answer(conn, req, handler)
+    if reply.response is None:
         conn.abort()
         return
-    write(conn.send(Response(conn.response_header(ResponseType.CHUNKED_STREAM))), timeout)
-    _pump(conn, transport, stream, timeout)
+    identity = conn.serving_identity  # sending the OK to a PullMe inverts the connection
+    transport.write(conn.send(reply.response), timeout)
+    if isinstance(req.body, PullMeRequest):
+        _pull_me(conn, transport, handler, req.body, identity, requester_factory, timeout)
+    elif reply.stream is not None:
+        _pump(conn, transport, reply.stream, timeout)
 
 
 def _pump(
@@ -196,11 +224,11 @@ def _pull_me(
     transport: Transport,
     handler: RPCHandler,
     body: PullMeRequest,
+    identity: str,
     requester_factory: RequesterFactory,
     timeout: float | None,
 ) -> None:
-    identity = conn.serving_identity
-    transport.write(conn.send(Response(conn.response_header(ResponseType.OK))), timeout)
+    """After the OK to a PullMe: pull as the handler says, then hand the connection back."""
     if body.finished or conn.state is not State.IDLE:
         return  # Finished=true (the loop returns) or a bad identity (closed)
     requester = requester_factory(conn, transport)
@@ -217,7 +245,16 @@ def _pull_me(
     if conn.state is not State.IDLE:
         conn.abort()
         return
-    transport.write(conn.send(Request(PullMeRequest(finished=True))), timeout)
     # §pullme.resume: whatever answers (even nothing decodable) we serve again.
     with contextlib.suppress(RemoteProtocolError):
-        read_event(conn, transport, timeout)
+        finish_pull_me(conn, transport, timeout)
+
+
+def finish_pull_me(conn: Connection, transport: Transport, timeout: float | None) -> Event:
+    """The puller's last step (§pullme.resume): send PullMe{Finished:true}, read the answer.
+
+    Afterwards the connection is a server again if the answer allowed it (``conn.state``
+    says); a :class:`RemoteProtocolError` means the answer was not one.
+    """
+    transport.write(conn.send(Request(PullMeRequest(finished=True))), timeout)
+    return read_event(conn, transport, timeout)

@@ -20,7 +20,8 @@ from bytestreamrpc.constants import RequestType, ResponseType
 from bytestreamrpc.deviations import Situation
 from bytestreamrpc.errors import PeerTimeout
 from bytestreamrpc.messages import DatasetPath, FilesystemVersion, ResponseHeader
-from fuzz.differential.answers import REFUSAL, Answer, apply_plan, render, situations_of
+from fakes.scripted import Honest, Then, render
+from fuzz.differential.answers import REFUSAL, apply_plan, situations_of
 from fuzz.differential.client_runner import (
     ClientRun,
     client_setting,
@@ -171,40 +172,40 @@ def _records(data: bytes) -> list[StreamRecord]:
 
 
 def test_refusals_and_wrong_types() -> None:
-    answer = Answer(HEADER, data=DATA)
+    answer = Honest(HEADER, data=DATA)
     data, after = apply_plan(Refuse(5, close=True), answer, RT.INITIAL_TRANSFER)
     header = messages.decode_message(ResponseHeader, _records(data)[0].payload or b"")
     assert (header.error_id, header.message, header.response_type, after) == (
         5,
         REFUSAL,
         0,
-        "close",
+        Then.CLOSE,
     )
-    assert apply_plan(WrongType(0x20), answer, RT.INITIAL_TRANSFER) == (render(answer), "honest")
+    assert apply_plan(WrongType(0x20), answer, RT.INITIAL_TRANSFER) == (render(answer), Then.HONEST)
     data, after = apply_plan(WrongType(0x01), answer, RT.INITIAL_TRANSFER)
-    assert len(_records(data)) == 1 and after == "continue"
+    assert len(_records(data)) == 1 and after is Then.CONTINUE
 
 
 def test_cuts_and_chunkings() -> None:
-    answer = Answer(HEADER, data=DATA)
-    assert apply_plan(Cut(0), answer, RT.INITIAL_TRANSFER) == (b"", "close")
+    answer = Honest(HEADER, data=DATA)
+    assert apply_plan(Cut(0), answer, RT.INITIAL_TRANSFER) == (b"", Then.CLOSE)
     data, after = apply_plan(Rechunk(1), answer, RT.INITIAL_TRANSFER)
     recs = _records(data)
-    assert after == "honest" and all(set(r.chunks) == {1} for r in recs)
+    assert after is Then.HONEST and all(set(r.chunks) == {1} for r in recs)
     assert recs[1].length == len(DATA) and recs[1].cut is None
 
 
 @pytest.mark.parametrize("kind", ["cut-boundary", "cut-payload", "cut-length", "cut-complete"])
 def test_cut_stream_faults_end_the_stream_by_end_of_file(kind: str) -> None:
-    data, after = apply_plan(StreamFault(kind, 7), Answer(HEADER, data=DATA), RT.INITIAL_TRANSFER)
+    data, after = apply_plan(StreamFault(kind, 7), Honest(HEADER, data=DATA), RT.INITIAL_TRANSFER)
     stream = _records(data)[1]
-    assert after == "close" and stream.cut is not None
+    assert after is Then.CLOSE and stream.cut is not None
     if kind == "cut-complete":
         assert stream.length == len(DATA) and stream.cut.header == b""
 
 
 def test_flip_and_wrong_stream_faults_keep_the_stream_whole() -> None:
-    answer = Answer(HEADER, data=DATA)
+    answer = Honest(HEADER, data=DATA)
     data, _ = apply_plan(StreamFault("flip", 1000), answer, RT.INITIAL_TRANSFER)
     got = _records(data)[1]
     assert (
@@ -219,7 +220,7 @@ def test_flip_and_wrong_stream_faults_keep_the_stream_whole() -> None:
 def test_body_mutations_edit_the_reference_answer() -> None:
     versions = tuple(FilesystemVersion("snapshot", f"s{i}", i, i) for i in (1, 2, 3))
     header = ResponseHeader(bytes(16), 0, "", int(ResponseType.FILESYSTEM_DIFF))
-    answer = Answer(header, messages.encode_versions(versions), versions)
+    answer = Honest(header, messages.encode_versions(versions), versions)
 
     def body(op: str) -> bytes:
         data, _ = apply_plan(Mutate(op), answer, RT.FILESYSTEM_VERSIONS)
@@ -229,7 +230,7 @@ def test_body_mutations_edit_the_reference_answer() -> None:
     assert messages.decode_versions(body("reverse")) == versions[::-1]
     assert [v.guid for v in messages.decode_versions(body("guid-plus-one")) or ()] == [2, 3, 4]
     listing = (DatasetPath(("pool", "data")),)
-    fs = Answer(
+    fs = Honest(
         ResponseHeader(bytes(16), 0, "", 0x10), messages.encode_filesystems(listing), listing
     )
     data, _ = apply_plan(Mutate("add-foreign"), fs, RT.FILESYSTEM)
@@ -347,7 +348,7 @@ def test_the_tap_records_only_the_streams_the_server_read() -> None:
 
 # --------------------------------------------------------------- §deviations situations
 
-_STREAM_ANSWER = Answer(
+_STREAM_ANSWER = Honest(
     ResponseHeader(bytes(16), 0, "", int(ResponseType.CHUNKED_STREAM)), data=bytes(range(90)) * 4
 )
 
@@ -376,7 +377,7 @@ def test_the_situations_a_plan_sets_up(
 
 def test_a_cut_at_a_chunk_boundary_of_the_send_stream_is_a_stream_without_terminator() -> None:
     assert _STREAM_ANSWER.data is not None
-    head = render(Answer(_STREAM_ANSWER.header))
+    head = render(Honest(_STREAM_ANSWER.header))
     data = _STREAM_ANSWER.data
     chunks = b"".join(framing.chunk_header(60) + data[i : i + 60] for i in (0, 60))
     rule = RequestType.INITIAL_TRANSFER

@@ -1,16 +1,16 @@
 """Family ``client``: the implementation's ``pull`` and ``push`` commands against a scripted server.
 
 The suite starts the command with ``{connect}`` leading back to it, serves the connection with
-:class:`~conformance.scripted.ScriptedServer` (our reference's answers over the demo fixture,
-except where a case scripts a fault), then inspects what the client sent, how it exited and
-what its fake ZFS state holds afterwards: received snapshots by GUID, their content verified
-by re-sending them, and an untouched state wherever a transfer failed.
+:class:`~fakes.scripted.ScriptedServer` (our reference's answers over the demo fixture,
+except where a case scripts one of :mod:`conformance.faults`), then inspects what the client
+sent, how it exited and what its fake ZFS state holds afterwards: received snapshots by GUID,
+their content verified by re-sending them, and an untouched state wherever a transfer failed.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -24,23 +24,25 @@ from bytestreamrpc.messages import (
     ProtocolVersionRequest,
     PullMeRequest,
 )
+from fakes.mapping import parse_mapping
+from fakes.reference import ReferenceHandler
+from fakes.scripted import EndingKind, Fault, ScriptedServer, Seen, chooser
+from fakes.zfs import FakeZfs
 
 from ..catalog import case
 from ..context import CaseContext, LiveSession
 from ..facts import snapshot_problem, state_listing, state_property
-from ..model import CaseFunc, Level, Role, Setup
-from ..scripted import (
-    Fault,
-    ScriptedServer,
-    Seen,
-    corrupt_stream_fault,
-    error_fault,
-    id_echo_fault,
-    raw_body_fault,
-    stall_fault,
-    truncated_stream_fault,
-    wrong_type_fault,
+from ..faults import (
+    CorruptStream,
+    EchoId,
+    PullerLeaves,
+    RawBody,
+    Refusal,
+    Stall,
+    TruncatedStream,
+    WrongType,
 )
+from ..model import CaseFunc, Level, Role, Setup
 from ..setups import SINK_TARGET, VISIBLE
 from ..targets import Command, ProcInfo
 from ..wire import show_json
@@ -52,6 +54,10 @@ PUSH_SINK = {VISIBLE: SINK_TARGET}
 """Where the suite, pulling from a pushing client, puts the client's pool/data."""
 
 Listing = dict[str, list[tuple[str, str, int]]]
+SUITE_IDENTITY = "alice"
+"""The identity the suite's server serves a client under (its pull ACL applies)."""
+SUITE_PULL_ACL = {"pool*": "ok"}
+"""Everything under pool may be pulled from the suite's server."""
 
 
 @dataclass
@@ -84,17 +90,19 @@ class ClientRun:
 def run_client(
     ctx: CaseContext,
     command: str = "pull",
-    faults: dict[str, Fault] | None = None,
+    faults: Mapping[str, Fault] | None = None,
     *,
     reference: bool = False,
-    sink: dict[str, str] | None = None,
+    sink: Mapping[str, str] | None = PUSH_SINK,
     rechunk: int = 0,
     situations: frozenset[Situation] = frozenset(),
 ) -> ClientRun:
     """Start the client (or, with ``reference``, ours in-process) and serve it.
 
-    ``situations``: what the case's setup does beyond the faults (a diverged fixture), for
-    the §deviations table the runner consults afterwards.
+    ``sink``: where the suite, pulling from a pushing client, puts its datasets (``None``:
+    the suite has none and closes after its OK to PullMe). ``situations``: what the case's
+    setup does beyond the faults (a diverged fixture), for the §deviations table the runner
+    consults afterwards.
     """
     before = ctx.facts.listing()
     cmd = cast(Command, command)
@@ -102,10 +110,17 @@ def run_client(
     t = live.accept()
     server = ScriptedServer(
         t,
-        ctx.deadline,
-        faults=faults,
-        sink=sink if sink is not None else PUSH_SINK,
+        ReferenceHandler(
+            FakeZfs.in_memory(),
+            identity=SUITE_IDENTITY,
+            pull_acl=parse_mapping(SUITE_PULL_ACL),
+            sink_for=lambda _who: None,
+        ),
+        sink=parse_mapping(sink) if sink is not None else None,
+        faults=chooser(faults or {}),
+        deadline=ctx.deadline,
         rechunk=rechunk,
+        note=live.log.mark,
     )
     server.situations.update(situations)
     server.run()
@@ -270,20 +285,18 @@ def _connect(ctx: CaseContext) -> None:
 def _connect_refused(ctx: CaseContext) -> None:
     run = run_client(
         ctx,
-        faults={
-            "PROTOCOL_VERSION": error_fault(ErrorId.PROTOCOL_VERSION_MISMATCH, "", then="continue")
-        },
+        faults={"PROTOCOL_VERSION": Refusal(ErrorId.PROTOCOL_VERSION_MISMATCH, "")},
     )
     expect_pv_first(ctx, run)
     extra = [s.name for s in run.server.requests[1:]]
     ctx.check(not extra, MUST, "requests after a refused ProtocolVersion", "none", extra)
     expect_exit(ctx, run, False, "the server refused the protocol version")
     expect_untouched(ctx, run, "it never connected")
-    if "client closed" not in run.server.ending:
+    if run.server.ending.kind is not EndingKind.CLIENT_CLOSED:
         ctx.should(
             "the client should close the connection after the refusal",
             "end of input",
-            run.server.ending,
+            str(run.server.ending),
         )
 
 
@@ -372,11 +385,11 @@ def _pull_close(ctx: CaseContext) -> None:
     run = run_client(ctx)
     expect_close(ctx, run)
     ctx.check(
-        run.server.ending == "closed after the client's Close",
+        run.server.ending.kind is EndingKind.CLOSE_REQUEST,
         SHOULD,
         "the connection should end with the client's Close",
         "Close, OK, end",
-        run.server.ending,
+        str(run.server.ending),
     )
 
 
@@ -486,7 +499,7 @@ def _refused_case(
     fault: Fault | None = None,
 ) -> None:
     def run(ctx: CaseContext) -> None:
-        r = run_client(ctx, faults={request_name: fault or error_fault()})
+        r = run_client(ctx, faults={request_name: fault or Refusal()})
         expect_exit(ctx, r, False, f"the server refused {request_name}")
         expect_untouched(ctx, r, f"the server refused {request_name}")
         names = r.types
@@ -512,7 +525,7 @@ _refused_case(
     "client.expect.2",
     "Filesystem answered OK(0x01) (wrong type, no body): the call fails, non-zero exit",
     "FILESYSTEM",
-    fault=wrong_type_fault(ResponseType.OK),
+    fault=WrongType(ResponseType.OK),
 )
 _refused_case(
     "client.expect.3",
@@ -528,7 +541,7 @@ _refused_case(
     "client.expect.5",
     "FilesystemVersions answered FilesystemDiff-typed with a Filesystems body: refused",
     "FILESYSTEM_VERSIONS",
-    fault=wrong_type_fault(ResponseType.FILESYSTEMS, body=b'[["pool","data"]]\n'),
+    fault=WrongType(ResponseType.FILESYSTEMS, body=b'[["pool","data"]]\n'),
 )
 
 
@@ -542,7 +555,7 @@ def _error_with_type(ctx: CaseContext) -> None:
     body = b'[["pool","data"]]\n'
     run = run_client(
         ctx,
-        faults={"FILESYSTEM": wrong_type_fault(ResponseType.FILESYSTEMS, ErrorId.HANDLER, body)},
+        faults={"FILESYSTEM": WrongType(ResponseType.FILESYSTEMS, ErrorId.HANDLER, body)},
     )
     went_on = "FILESYSTEM_VERSIONS" in run.types
     ctx.note(
@@ -561,7 +574,7 @@ def _error_with_type(ctx: CaseContext) -> None:
 def _request_ids(ctx: CaseContext) -> None:
     rid = bytes(range(200, 216))
     faults = {
-        n: id_echo_fault(rid)
+        n: EchoId(rid)
         for n in ("PROTOCOL_VERSION", "FILESYSTEM", "FILESYSTEM_VERSIONS", "INITIAL_TRANSFER")
     }
     run = run_client(ctx, faults=faults)
@@ -576,9 +589,8 @@ def _request_ids(ctx: CaseContext) -> None:
     "A Filesystems body of null is the empty list: nothing to do, no failure",
 )
 def _fs_null(ctx: CaseContext) -> None:
-    from ..scripted import raw_body_fault as rb
 
-    run = run_client(ctx, faults={"FILESYSTEM": rb(ResponseType.FILESYSTEMS, b"null\n")})
+    run = run_client(ctx, faults={"FILESYSTEM": RawBody(ResponseType.FILESYSTEMS, b"null\n")})
     expect_exit(ctx, run, True, "an empty list of datasets")
     expect_untouched(ctx, run, "there was nothing to pull")
     ctx.check(
@@ -598,7 +610,7 @@ def _fs_null(ctx: CaseContext) -> None:
 )
 def _fsv_null(ctx: CaseContext) -> None:
     run = run_client(
-        ctx, faults={"FILESYSTEM_VERSIONS": raw_body_fault(ResponseType.FILESYSTEM_DIFF, b"null\n")}
+        ctx, faults={"FILESYSTEM_VERSIONS": RawBody(ResponseType.FILESYSTEM_DIFF, b"null\n")}
     )
     ctx.check(
         not run.transfers(),
@@ -624,7 +636,7 @@ def _fsv_unsorted(ctx: CaseContext) -> None:
     vs = list(reversed(ctx.facts_for("demo").versions(VISIBLE)))
     body = go_json([version_obj(v) for v in vs])
     run = run_client(
-        ctx, faults={"FILESYSTEM_VERSIONS": raw_body_fault(ResponseType.FILESYSTEM_DIFF, body)}
+        ctx, faults={"FILESYSTEM_VERSIONS": RawBody(ResponseType.FILESYSTEM_DIFF, body)}
     )
     if run.info.kind in ("signal", "timeout"):
         ctx.should("the client crashed or hung on an unsorted list", "exit", run.info.description)
@@ -651,37 +663,37 @@ def _broken_stream(cid: str, title: str, fault: Fault, why: str) -> None:
 _broken_stream(
     "client.transfer-drain.1",
     "A send stream cut after complete chunks: non-zero exit, state untouched",
-    truncated_stream_fault("boundary"),
+    TruncatedStream("boundary"),
     "the stream was truncated at a chunk boundary",
 )
 _broken_stream(
     "client.transfer-drain.2",
     "A send stream cut inside a chunk payload: non-zero exit, state untouched",
-    truncated_stream_fault("payload"),
+    TruncatedStream("payload"),
     "the stream was truncated inside a payload",
 )
 _broken_stream(
     "client.transfer-drain.3",
     "A send stream cut inside a chunk length: non-zero exit, state untouched",
-    truncated_stream_fault("length"),
+    TruncatedStream("length"),
     "the stream was truncated inside a chunk length",
 )
 _broken_stream(
     "client.transfer-drain.6",
     "A whole send stream without its zero chunk, then EOF: non-zero exit, state untouched",
-    truncated_stream_fault("complete"),
+    TruncatedStream("complete"),
     "the stream's zero chunk never came (§deviations.truncated-payload)",
 )
 _broken_stream(
     "client.transfer-drain.7",
     "OK(0x20) and then the end of input, no stream at all: the transfer failed",
-    truncated_stream_fault("empty"),
+    TruncatedStream("empty"),
     "the server sent no stream (the original's failed zfs send)",
 )
 _broken_stream(
     "client.transfer-drain.4",
     "A server that stalls mid-stream, then dies: non-zero exit, state untouched",
-    truncated_stream_fault("boundary", stall=0.5),
+    TruncatedStream("boundary", stall=0.5),
     "the server stalled and died",
 )
 
@@ -693,10 +705,10 @@ _broken_stream(
     "After a receive fails early, the client reads the rest of the stream (or closes)",
 )
 def _drain(ctx: CaseContext) -> None:
-    faults = {"INITIAL_TRANSFER": corrupt_stream_fault()}
+    corrupt = CorruptStream()
+    faults: dict[str, Fault] = {"INITIAL_TRANSFER": corrupt}
     run = run_client(ctx, faults=faults)
-    drained = getattr(run.server, "drained", None)
-    if drained is False and not getattr(run.server, "drain_error", ""):
+    if corrupt.drained is False and not corrupt.drain_error:
         ctx.must(
             "the client stopped reading the send stream after its receive failed",
             "the stream read to its zero chunk, or the connection closed",
@@ -719,7 +731,7 @@ def _drain_then_continue(ctx: CaseContext) -> None:
     # InitialTransfer (pool/data), corrupted here; pool/data/home follows. A client that
     # drained the bad stream goes on in step; one that did not reads the stream's tail as
     # the next response and loses the connection.
-    run = run_client(ctx, faults={"#4": corrupt_stream_fault()})
+    run = run_client(ctx, faults={"#4": CorruptStream()})
     expect_exit(ctx, run, False, "the first send stream was not a valid send stream")
     newest = [ctx.facts_for("demo").snapshots("pool/data/home")[-1].guid]
     expect_received(ctx, run, "backup/zrepl/home", newest)
@@ -733,8 +745,9 @@ def _drain_then_continue(ctx: CaseContext) -> None:
 )
 def _stall(ctx: CaseContext) -> None:
     ctx.deadline = min(ctx.deadline, time.monotonic() + 1.5)
-    run = run_client(ctx, faults={"FILESYSTEM": stall_fault()})
-    if getattr(run.server, "client_gave_up", False):
+    stall = Stall()
+    run = run_client(ctx, faults={"FILESYSTEM": stall})
+    if stall.client_gave_up:
         ctx.note(f"the client gave up by itself ({run.info.description})")
     else:
         ctx.note(
@@ -828,7 +841,7 @@ def _push_bytes(ctx: CaseContext) -> None:
     "PullMe answered E(5): the push must fail (non-zero exit)",
 )
 def _push_refused(ctx: CaseContext) -> None:
-    run = run_client(ctx, "push", faults={"PULL_ME": error_fault(then="continue")})
+    run = run_client(ctx, "push", faults={"PULL_ME": Refusal()})
     expect_exit(ctx, run, False, "the server refused the PullMe")
 
 
@@ -839,12 +852,7 @@ def _push_refused(ctx: CaseContext) -> None:
     "The puller closes after OK without Finished: the push must fail (non-zero exit)",
 )
 def _push_abandoned(ctx: CaseContext) -> None:
-    def ok_then_close(s: ScriptedServer, req: Any) -> str:
-        s.respond(s.conn.response_header(ResponseType.OK))
-        s.situations.add(Situation.PULLER_GONE)
-        return "close"
-
-    run = run_client(ctx, "push", faults={"PULL_ME": ok_then_close})
+    run = run_client(ctx, "push", faults={"PULL_ME": PullerLeaves()})
     expect_exit(ctx, run, False, "the puller went away without Finished=true")
 
 
@@ -881,14 +889,6 @@ def _push_filter(ctx: CaseContext) -> None:
     "A puller without a sink closes after OK: the push fails, the client's state is untouched",
 )
 def _push_no_sink(ctx: CaseContext) -> None:
-    before = ctx.facts.listing()
-    live = ctx.start("push")
-    t = live.accept()
-    server = ScriptedServer(t, ctx.deadline, sink=None)
-    server.sink = None
-    server.run()
-    info = live.finish(max(1.0, ctx.remaining() - 0.5))
-    run = ClientRun(server, info, before, state_listing(live.state), live)
-    ctx.client_observed = run.observed()
+    run = run_client(ctx, "push", sink=None)
     expect_exit(ctx, run, False, "the puller had no sink and closed")
     expect_untouched(ctx, run, "nothing was pulled")

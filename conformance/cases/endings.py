@@ -29,17 +29,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from bytestreamrpc.constants import ErrorId, ResponseType
 from bytestreamrpc.errors import ConnectionClosed, PeerTimeout
-from bytestreamrpc.events import Request
-from bytestreamrpc.messages import ResponseHeader
+from fakes.scripted import EndingKind
 
 from ..catalog import add, case
 from ..context import ORACLE_TIMEOUT, CaseContext
 from ..exchange import Exchange
+from ..faults import Holding, OkThenClose, Refusal
 from ..judge import DEFAULT, Rules, compare, observed
 from ..model import Case, Level, Role, Setup
-from ..scripted import Fault, ScriptedServer, error_fault
 from ..setups import HIDDEN, VISIBLE
 from ..targets import ProcInfo
 from ..wire import ResponseFrame, chunked, go_json, parse_responses, request, version_obj
@@ -70,8 +68,6 @@ LINGER: Final = 0.25
 """Seconds a continue case waits, after the answers it needs, for a premature close."""
 NOT_CLOSED: Final = "the connection was not closed"
 """How :func:`conformance.judge.compare` starts its finding for a server still open."""
-HOLD_MARGIN: Final = 1.0
-"""Seconds before the case's deadline at which the suite stops holding a client's connection."""
 
 
 class Then(enum.Enum):
@@ -499,53 +495,23 @@ add(
 # ------------------------------------------------------------------ the client role
 
 
-HoldLog = list[str]
-
-
-def holding(answer: Fault, seen: HoldLog) -> Fault:
-    """A scripted answer after which the suite keeps the connection open until the client
-    closes it (``seen`` gets ``"closed"``) or the case is nearly out of time (``"open"``)."""
-
-    def fault(s: ScriptedServer, req: Request) -> str:
-        answer(s, req)
-        s.t.log.mark("suite keeps the connection open, waiting for the client to close it")
-        until = s.deadline - HOLD_MARGIN
-        try:
-            while s.t.read(1 << 16, max(0.05, until - time.monotonic())):
-                pass
-            seen.append("closed")
-        except PeerTimeout:
-            seen.append("open")
-        except (ConnectionClosed, OSError):
-            seen.append("closed")
-        return "close"
-
-    return fault
-
-
-def _ok(s: ScriptedServer, req: Request) -> str:
-    assert req.header is not None
-    s.respond(ResponseHeader(req.header.id, 0, "", int(ResponseType.OK)))
-    return "close"
-
-
-def _expect_closed(ctx: CaseContext, run: ClientRun, seen: HoldLog, after: str) -> None:
+def _expect_closed(ctx: CaseContext, run: ClientRun, held: Holding, after: str) -> None:
     """The client ended the connection itself: after the OK to its Close (which the suite
     answers, then holds), or by hanging up without one."""
-    if seen == ["open"]:
+    if held.outcome == "open":
         ctx.must(
             f"the client did not close the connection {after} while the suite kept its side "
             "open: a client that waits for the server to close hangs",
             "end of input from the client",
             "still open until the suite gave up",
         )
-    elif not seen and run.server.ending.startswith("timeout"):
+    elif held.outcome is None and run.server.ending.kind is EndingKind.TIMEOUT:
         ctx.must(
             f"the client neither sent Close nor closed the connection {after}",
             "Close, or end of input from the client",
-            run.server.ending,
+            str(run.server.ending),
         )
-    elif not seen:
+    elif held.outcome is None:
         ctx.note(f"no Close request; the connection ended so: {run.server.ending}")
 
 
@@ -559,9 +525,9 @@ def _expect_closed(ctx: CaseContext, run: ClientRun, seen: HoldLog, after: str) 
     needs="pull",
 )
 def _client_close_held(ctx: CaseContext) -> None:
-    seen: HoldLog = []
-    run = run_client(ctx, faults={"CLOSE": holding(_ok, seen)})
-    _expect_closed(ctx, run, seen, "after Close's OK")
+    held = Holding(OkThenClose())
+    run = run_client(ctx, faults={"CLOSE": held})
+    _expect_closed(ctx, run, held, "after Close's OK")
     expect_exit(ctx, run, True, "the pull succeeded and Close was answered OK")
 
 
@@ -575,11 +541,10 @@ def _client_close_held(ctx: CaseContext) -> None:
     needs="pull",
 )
 def _client_error_held(ctx: CaseContext) -> None:
-    seen: HoldLog = []
-    refuse = error_fault(ErrorId.HANDLER, "scripted refusal", then="continue")
-    run = run_client(ctx, faults={"FILESYSTEM": refuse, "CLOSE": holding(_ok, seen)})
+    held = Holding(OkThenClose())
+    run = run_client(ctx, faults={"FILESYSTEM": Refusal(), "CLOSE": held})
     if "FILESYSTEM" not in run.types:
         ctx.must("the client sent no Filesystem request", "FILESYSTEM", " ".join(run.types))
-    _expect_closed(ctx, run, seen, "after the error that ended its job")
+    _expect_closed(ctx, run, held, "after the error that ended its job")
     expect_exit(ctx, run, False, "the server refused the Filesystem request")
     expect_untouched(ctx, run, "the listing was refused")

@@ -1,13 +1,14 @@
 """Answers of the scripted server as data, and the plans that deviate from them.
 
 The scripted server (:mod:`.scripted`) first works out what the reference server would
-answer — an :class:`Answer`: a response header, a JSON body (Filesystems / FilesystemDiff)
+answer — an :class:`Honest`: a response header, a JSON body (Filesystems / FilesystemDiff)
 or a send stream — and then lets the script's :data:`~.script.Plan` for that request turn
 it into the bytes actually written and what happens next. Keeping this pure (bytes in,
 bytes out, no I/O) makes every deviation a few lines that can be read and tested alone.
 
-``After``: ``honest`` (the connection goes on as the reference's state machine says after
-its own answer), ``continue`` (serve the next request), ``close`` (hang up now).
+What happens next is a :class:`fakes.scripted.Then`: ``HONEST`` (the connection goes on as
+the reference's state machine says after its own answer), ``CONTINUE`` (serve the next
+request), ``CLOSE`` (hang up now).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from __future__ import annotations
 import dataclasses
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Final, Literal, cast
+from typing import Final, cast
 
 from bytestreamrpc import framing, messages
+from bytestreamrpc.connection import EXPECTED_RESPONSE
 from bytestreamrpc.constants import (
     MAX_WRITE_PAYLOAD,
     ZERO_REQUEST_ID,
@@ -28,6 +29,7 @@ from bytestreamrpc.constants import (
 )
 from bytestreamrpc.deviations import Situation
 from bytestreamrpc.messages import DatasetPath, FilesystemVersion, ResponseHeader
+from fakes.scripted import Honest, Then, chunks, frame, render
 
 from .script import (
     Body,
@@ -42,67 +44,17 @@ from .script import (
     WrongType,
 )
 
-__all__ = ["EXPECTED", "After", "Answer", "apply_plan", "render", "situations_of"]
+__all__ = ["apply_plan", "situations_of"]
 
-After = Literal["honest", "continue", "close"]
 MAX_CHUNK: Final = MAX_WRITE_PAYLOAD
 """The original writer's largest chunk (32764 bytes): what the honest answer uses."""
 _LENGTH: Final = struct.Struct("<I")
 REFUSAL: Final = "fuzz: scripted refusal"
 FOREIGN: Final = DatasetPath(("pool", "ghost"))
 """A dataset no fixture of ours has (``add-foreign`` listings)."""
-EXPECTED: Final[dict[RequestType, ResponseType]] = {
-    RequestType.PROTOCOL_VERSION: ResponseType.OK,
-    RequestType.FILESYSTEM: ResponseType.FILESYSTEMS,
-    RequestType.FILESYSTEM_VERSIONS: ResponseType.FILESYSTEM_DIFF,
-    RequestType.INITIAL_TRANSFER: ResponseType.CHUNKED_STREAM,
-    RequestType.INCREMENTAL_TRANSFER: ResponseType.CHUNKED_STREAM,
-    RequestType.PULL_ME: ResponseType.OK,
-    RequestType.CLOSE: ResponseType.OK,
-}
 
 Listing = tuple[DatasetPath, ...]
 Versions = tuple[FilesystemVersion, ...]
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What the reference server answers one request with.
-
-    ``raw`` (refusals of undecodable requests) is written as is; otherwise the header, then
-    the JSON ``body`` (with its decoded ``value``) or the send stream ``data``.
-    """
-
-    header: ResponseHeader | None = None
-    body: bytes | None = None
-    value: tuple[object, ...] | None = None
-    """The decoded body (paths or versions), for edits of it."""
-    data: bytes | None = None
-    raw: bytes = b""
-
-
-def _chunks(payload: bytes, size: int) -> bytes:
-    """``payload`` in data chunks of ``size`` bytes (any size: readers take up to 2^32-1)."""
-    return b"".join(
-        framing.chunk_header(len(payload[i : i + size])) + payload[i : i + size]
-        for i in range(0, len(payload), size)
-    )
-
-
-def _frame(payload: bytes, size: int) -> bytes:
-    return _chunks(payload, size) + framing.TERMINATOR
-
-
-def render(answer: Answer, size: int = MAX_CHUNK) -> bytes:
-    """The answer's bytes, every stream in chunks of at most ``size`` bytes."""
-    if answer.header is None:
-        return answer.raw
-    out = _frame(messages.encode_message(answer.header), size)
-    if answer.body is not None:
-        out += _frame(answer.body, size)
-    if answer.data is not None:
-        out += _frame(answer.data, size)
-    return out
 
 
 def _mutated(op: str, value: tuple[object, ...]) -> tuple[object, ...] | None:
@@ -144,31 +96,31 @@ def _encode_value(header: ResponseHeader, value: tuple[object, ...] | None) -> b
 
 
 def _stream_fault(
-    plan: StreamFault, answer: Answer, other_stream: Callable[[], bytes | None]
-) -> tuple[bytes, After]:
+    plan: StreamFault, answer: Honest, other_stream: Callable[[], bytes | None]
+) -> tuple[bytes, Then]:
     assert answer.header is not None and answer.data is not None
-    head = _frame(messages.encode_message(answer.header), MAX_CHUNK)
+    head = frame(messages.encode_message(answer.header), MAX_CHUNK)
     data = answer.data
     kind = plan.kind
     if kind.startswith("cut-"):
         size = max(1, min(MAX_CHUNK, len(data) // 3 or 1))
-        chunks = _chunks(data, size)
+        whole_stream = chunks(data, size)
         if kind == "cut-complete":
-            return head + chunks, "close"
+            return head + whole_stream, Then.CLOSE
         whole = len(data) // size // 2  # complete chunks kept: about half the stream
-        kept = _chunks(data[: whole * size], size)
+        kept = chunks(data[: whole * size], size)
         if kind == "cut-boundary":
-            return head + kept, "close"
+            return head + kept, Then.CLOSE
         rest = data[whole * size : whole * size + size]
         if not rest:  # nothing left to cut into: end at the boundary
-            return head + kept, "close"
+            return head + kept, Then.CLOSE
         if kind == "cut-length":
-            return head + kept + framing.chunk_header(len(rest))[: 1 + plan.n % 3], "close"
+            return head + kept + framing.chunk_header(len(rest))[: 1 + plan.n % 3], Then.CLOSE
         part = rest[: plan.n % len(rest)]  # fewer bytes than the chunk announces
-        return head + kept + framing.chunk_header(len(rest)) + part, "close"
+        return head + kept + framing.chunk_header(len(rest)) + part, Then.CLOSE
     if kind == "flip":
         if not data:
-            return head + framing.TERMINATOR, "honest"
+            return head + framing.TERMINATOR, Then.HONEST
         i = plan.n % len(data)
         data = data[:i] + bytes([data[i] ^ 0x5A]) + data[i + 1 :]
     elif kind == "short":
@@ -181,56 +133,56 @@ def _stream_fault(
         data = other_stream() or b""
     else:
         raise ValueError(f"unknown stream fault {kind!r}")
-    return head + _frame(data, MAX_CHUNK), "honest"
+    return head + frame(data, MAX_CHUNK), Then.HONEST
 
 
 def apply_plan(
     plan: Plan,
-    answer: Answer,
+    answer: Honest,
     request: RequestType,
     other_stream: Callable[[], bytes | None] = lambda: None,
-) -> tuple[bytes, After]:
+) -> tuple[bytes, Then]:
     """The bytes to write for ``request`` under ``plan``, and what happens next.
 
     A plan that does not fit the answer (a body edit for a request without a body, a stream
     fault for an error answer, a "wrong" type that is the right one) leaves it as the
     reference's, so every generated script is meaningful for any client.
     """
-    honest: tuple[bytes, After] = (render(answer), "honest")
+    honest: tuple[bytes, Then] = (render(answer), Then.HONEST)
     if answer.header is None:
         return honest
     header = answer.header
     ok = header.error_id == ErrorId.NONE
     if isinstance(plan, Refuse):
         error = ResponseHeader(ZERO_REQUEST_ID, plan.error_id, REFUSAL, int(ResponseType.NONE))
-        return render(Answer(error)), ("close" if plan.close else "continue")
+        return render(Honest(error)), (Then.CLOSE if plan.close else Then.CONTINUE)
     if isinstance(plan, WrongType):
-        if plan.response_type == EXPECTED[request]:
+        if plan.response_type == EXPECTED_RESPONSE[request]:
             return honest
         wrong = dataclasses.replace(
             header, error_id=0, message="", response_type=plan.response_type
         )
-        return render(Answer(wrong)), "continue"
+        return render(Honest(wrong)), Then.CONTINUE
     if isinstance(plan, OtherId):
         return render(
             dataclasses.replace(
                 answer, header=dataclasses.replace(header, request_id=plan.request_id)
             )
-        ), "honest"
+        ), Then.HONEST
     if isinstance(plan, Rechunk):
-        return render(answer, plan.size), "honest"
+        return render(answer, plan.size), Then.HONEST
     if isinstance(plan, Cut):
-        return render(answer)[: plan.at], "close"
+        return render(answer)[: plan.at], Then.CLOSE
     if isinstance(plan, Stray):
-        return render(answer) + _frame(plan.payload, MAX_CHUNK), "honest"
+        return render(answer) + frame(plan.payload, MAX_CHUNK), Then.HONEST
     if isinstance(plan, Body | Mutate):
         if not ok or answer.body is None:
             return honest
         if isinstance(plan, Body):
-            return render(dataclasses.replace(answer, body=plan.payload)), "honest"
+            return render(dataclasses.replace(answer, body=plan.payload)), Then.HONEST
         value = _mutated(plan.op, answer.value or ())
         body = _encode_value(header, value)
-        return render(dataclasses.replace(answer, body=body, value=value)), "honest"
+        return render(dataclasses.replace(answer, body=body, value=value)), Then.HONEST
     if not ok or answer.data is None:
         return honest
     return _stream_fault(plan, answer, other_stream)
@@ -240,7 +192,7 @@ _CORRUPTING: Final = frozenset({"flip", "short", "long", "wrong"})
 """Stream faults that leave a complete stream the receive refuses part-way."""
 
 
-def situations_of(plan: Plan, answer: Answer, request: RequestType, sent: bytes) -> set[Situation]:
+def situations_of(plan: Plan, answer: Honest, request: RequestType, sent: bytes) -> set[Situation]:
     """What answering ``request`` with ``sent`` (``plan`` applied to ``answer``) set up, in
     the terms of the §deviations table (:class:`~bytestreamrpc.deviations.Situation`)."""
     if answer.header is None:
@@ -251,7 +203,7 @@ def situations_of(plan: Plan, answer: Answer, request: RequestType, sent: bytes)
         return set()
     if isinstance(plan, StreamFault) and plan.kind in _CORRUPTING:
         return {Situation.STREAM_REFUSED_BY_RECV}
-    head = len(_frame(messages.encode_message(answer.header), MAX_CHUNK))
+    head = len(frame(messages.encode_message(answer.header), MAX_CHUNK))
     if _ends_at_chunk_boundary(sent, head):
         return {Situation.STREAM_WITHOUT_TERMINATOR}
     return set()

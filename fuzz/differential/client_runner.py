@@ -1,7 +1,7 @@
 """One client-role trial: the same server script against our client and the implementation's.
 
 Both clients start from the same fixture (their own fresh fake ZFS) and profile and run the
-script's job; each meets its own :class:`~.scripted.ScriptedServer` playing the same
+script's job; each meets its own :class:`~fakes.scripted.ScriptedServer` playing the same
 :class:`~.script.ServerScript` over a fresh copy of the same fixture:
 
 * **our reference** client job in a thread (exactly what ``zrepl-conformance pull|push``
@@ -57,7 +57,7 @@ from .pipes import StalemateGuard, pipe_pair
 from .prefetch import Prefetcher
 from .runner import STARTUP_ALLOWANCE, Disagreement, Setting
 from .script import Job, Rule, ServerScript
-from .scripted import ScriptedServer
+from .scripted import play
 
 __all__ = [
     "DEFAULT_CLIENT_FIXTURE",
@@ -203,11 +203,12 @@ def run_reference_client(script: ServerScript, setting: Setting, timeout: float)
         lambda: codes.append(reference_job(script.job, client_end, client_zfs, profile, timeout))
     )
     guard = StalemateGuard(server_end, thread)
-    server = ScriptedServer(
+    played = play(
         script, guard, zfs=server_zfs, profile=profile, identity=setting.identity, timeout=timeout
     )
+    server = played.server
     try:
-        server.run()
+        played.run()
         thread.join(timeout + 5.0)
         outcome = None
         situations = set(server.situations)
@@ -216,9 +217,9 @@ def run_reference_client(script: ServerScript, setting: Setting, timeout: float)
             if any(r.action == "diverged" for r in codes[0][1].results):
                 situations.add(Situation.DIVERGED)
         return ClientRun(
-            list(server.records), outcome, server.ending, server.timed_out, guard.stalemate,
+            played.records, outcome, str(server.ending), server.timed_out, guard.stalemate,
             error=None if codes else "the reference client did not finish",
-            applied=frozenset(server.applied), requests=tuple(server.kinds),
+            applied=frozenset(played.applied), requests=tuple(server.answered),
             situations=frozenset(situations),
         )  # fmt: skip
     finally:
@@ -295,19 +296,20 @@ def run_iut_client(
                              stderr=running.stderr)  # fmt: skip
         zfs = FakeZfs.in_memory(setting.load_fixture())
         try:
-            server = ScriptedServer(
+            played = play(
                 script, transport, zfs=zfs, profile=setting.profile, identity=setting.identity,
                 timeout=timeout, startup=STARTUP_ALLOWANCE,
             )  # fmt: skip
-            server.run()
+            played.run()
+            server = played.server
         finally:
             zfs.close()
         status = running.close(timeout)
         state = read_state(running.sandbox.state) if status.kind in ("ok", "failed") else {}
         return ClientRun(
-            list(server.records), ClientOutcome(status, state), server.ending, server.timed_out,
-            status=status, stderr=running.stderr, applied=frozenset(server.applied),
-            requests=tuple(server.kinds), situations=frozenset(server.situations),
+            played.records, ClientOutcome(status, state), str(server.ending), server.timed_out,
+            status=status, stderr=running.stderr, applied=frozenset(played.applied),
+            requests=tuple(server.answered), situations=frozenset(server.situations),
         )  # fmt: skip
     except BaseException:
         running.close(timeout=0)

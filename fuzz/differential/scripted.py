@@ -1,12 +1,13 @@
-"""The scripted server of client-role fuzzing: the reference server, deviating as scripted.
+"""A client-role trial's server: the one scripted server, playing a :class:`ServerScript`.
 
-:class:`ScriptedServer` serves one connection from a client job — our reference client in a
-thread, or an implementation's ``pull``/``push`` process — exactly like the reference server
-over its own copy of the fixture (the profile's pull ACL, sinks and identity), except where
-the :class:`~.script.ServerScript` has a rule for a request (:mod:`.answers`). In a push it
-answers the PullMe with OK and becomes the requester (§pullme.inversion): the reference pull
-job into its sink, or the script's own requests; then ``PullMe{Finished:true}`` and back to
-serving (§pullme.resume), or a hang-up.
+:func:`play` sets up :class:`fakes.scripted.ScriptedServer` (the suite's client cases use the
+same server) for one connection from a client job — our reference client in a thread, or an
+implementation's ``pull``/``push`` process: the reference server over its own copy of the
+fixture (the profile's pull ACL, sinks and identity), except where the script has a rule for
+a request; a rule's plan becomes the answer through :class:`PlanFault` (:mod:`.answers`). In
+a push the server becomes the requester after its OK to PullMe (§pullme.inversion): the
+reference pull job into the profile's sink, or the script's own requests; then
+``PullMe{Finished:true}`` and back to serving (§pullme.resume), or a hang-up.
 
 Every byte goes through a :class:`~recordings.classify.Recorder` (``s2c`` whole, so the
 server side can be replayed): the run *is* a transcript. The server only ever waits for the
@@ -18,47 +19,32 @@ says nothing within the timeout is recorded as a hang (:attr:`ScriptedServer.tim
 from __future__ import annotations
 
 import contextlib
+import functools
 import struct
-from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
-from bytestreamrpc import messages
-from bytestreamrpc.client import Client
-from bytestreamrpc.connection import Connection, Role, State
-from bytestreamrpc.constants import RequestType, ResponseType
-from bytestreamrpc.deviations import Situation
-from bytestreamrpc.errors import (
-    ConnectionClosed,
-    HandlerError,
-    PeerTimeout,
-    ProtocolError,
-    RemoteProtocolError,
-    RequestFailed,
-)
-from bytestreamrpc.events import BadRequest, Request, Response, StreamData, StreamEnd
+from bytestreamrpc.constants import RequestType
+from bytestreamrpc.errors import ConnectionClosed, ProtocolError
+from bytestreamrpc.events import Request
 from bytestreamrpc.messages import (
-    CloseRequest,
-    FilesystemRequest,
     FilesystemVersionsRequest,
     IncrementalTransferRequest,
     InitialTransferRequest,
-    ProtocolVersionRequest,
-    PullMeRequest,
-    RequestBody,
 )
-from bytestreamrpc.serving import read_event
 from bytestreamrpc.transport import Transport
 from fakes.profile import profile_from_obj
-from fakes.reference import Reference
+from fakes.reference import Reference, ReferenceHandler
+from fakes.scripted import Honest, ScriptedServer, Then, read_all
 from fakes.zfs import FakeZfs
 from recordings.classify import Recorder
 from recordings.format import C2S, S2C, Record
 
-from .answers import Answer, apply_plan, render, situations_of
+from .answers import apply_plan, situations_of
 from .script import Rule, ServerScript
 
-__all__ = ["ScriptedServer"]
+__all__ = ["PlanFault", "Played", "play"]
 
 _READ: Final = 1 << 20
 _LENGTH: Final = struct.Struct("<I")
@@ -75,8 +61,6 @@ class _Tap:
     def __init__(self, inner: Transport, recorder: Recorder) -> None:
         self.inner = inner
         self.rec = recorder
-        self.timed_out = False
-        """A read gave up waiting (the client, or a pushing client's answers, stalled)."""
         self._pending = bytearray()
         self._eof = False
         self._header = bytearray()  # a chunk length being read
@@ -85,9 +69,6 @@ class _Tap:
     def _fetch(self, max_bytes: int, timeout: float | None) -> None:
         try:
             data = self.inner.read(max_bytes, timeout)
-        except PeerTimeout:
-            self.timed_out = True
-            raise
         except (ConnectionClosed, OSError):
             data = b""
         if data:
@@ -151,268 +132,95 @@ class _Tap:
             self.rec.eof(S2C)
 
 
-def _read_all(stream: object) -> bytes:
-    parts: list[bytes] = []
-    try:
-        while block := stream.read(1 << 20):  # type: ignore[attr-defined]
-            parts.append(block)
-    finally:
-        close = getattr(stream, "close", None)
-        if callable(close):
-            with contextlib.suppress(Exception):
-                close()
-    return b"".join(parts)
+@dataclass(eq=False)
+class PlanFault:
+    """A script's rule as a fault of the scripted server: the plan turns the reference's
+    answer into the bytes written (:func:`.answers.apply_plan`)."""
+
+    rule: Rule
+    applied: set[Rule]
+    """Every rule that met its request (shared by the faults of one trial)."""
+
+    def apply(self, server: ScriptedServer, request: Request, honest: Honest) -> Then:
+        assert request.header is not None
+        kind = RequestType(request.header.type)
+        self.applied.add(self.rule)
+        other = functools.partial(_other_stream, server.handler, request.body)
+        data, after = apply_plan(self.rule.plan, honest, kind, other)
+        server.situations |= situations_of(self.rule.plan, honest, kind, data)
+        server.write(data)
+        return after
 
 
-class ScriptedServer:
-    """Serves one connection as ``script`` says; see the module docstring."""
+@dataclass
+class Played:
+    """One scripted server of a trial, with its recorder and the rules that applied."""
 
-    def __init__(
-        self,
-        script: ServerScript,
-        transport: Transport,
-        *,
-        zfs: FakeZfs,
-        profile: Mapping[str, object],
-        identity: str,
-        timeout: float,
-        startup: float = 0.0,
-    ) -> None:
-        self.script = script
-        self.rec = Recorder(full=(S2C,))
-        self.t = _Tap(transport, self.rec)
-        self.handler = Reference(zfs, profile_from_obj(dict(profile)), identity).handler()
-        self.identity = identity
-        self.timeout = timeout
-        self.startup = startup
-        """Extra seconds for the client's first request (a process may still be starting)."""
-        self.conn = Connection(Role.SERVER, identity=identity)
-        self.seen: Counter[RequestType] = Counter()
-        self.requests = 0
-        self.ending = ""
-        self.timed_out: str | None = None
-        """What the client did not send in time (a hang), if anything."""
-        self.applied: set[Rule] = set()
-        """The script's rules that met their request."""
-        self.kinds: list[RequestType] = []
-        """The client's requests, in order."""
-        self.situations: set[Situation] = set()
-        """What this server did that a row of the §deviations table refers to."""
-        self.finished_sent = False
-        """PullMe{Finished:true} went out (a push whose puller left before it: PULLER_GONE)."""
+    server: ScriptedServer
+    recorder: Recorder
+    applied: set[Rule] = field(default_factory=set)
+
+    def run(self) -> None:
+        """Serve the connection to its end; the transcript is complete afterwards."""
+        try:
+            self.server.run()
+        finally:
+            self.recorder.stop()
 
     @property
     def records(self) -> list[Record]:
-        return self.rec.records
+        return self.recorder.records
 
-    def run(self) -> str:
-        """Serve until the connection ends; returns (and keeps) how it ended."""
-        try:
-            self.ending = self._serve()
-        except (ProtocolError, OSError) as exc:  # a write failed or timed out
-            self.ending = f"the client went away: {exc}"
-        finally:
-            self.t.hang_up()
-            self.rec.stop()
-        if self.t.timed_out and self.timed_out is None:
-            self.timed_out = f"an answer from the client after request {self.requests}"
-        return self.ending
 
-    # ------------------------------------------------------------------ serving
-    def _serve(self) -> str:
-        while True:
-            wait = self.timeout + (self.startup if self.requests == 0 else 0.0)
-            try:
-                ev = read_event(self.conn, self.t, wait)
-            except PeerTimeout:
-                self.timed_out = f"request {self.requests + 1} from the client"
-                return "timeout"
-            except RemoteProtocolError as exc:
-                return f"protocol error: {exc}"
-            if isinstance(ev, BadRequest):
-                data = self.conn.send(ev)
-                if ev.peer_closed:  # the original answers E(1, ...EOF) to a client that left
-                    with contextlib.suppress(ConnectionClosed, PeerTimeout, OSError):
-                        self.t.write(data, self.timeout)
-                    return "the client closed the connection"
-                self.t.write(data, self.timeout)
-                if self.conn.state is not State.AWAIT_HEADER:
-                    return f"closed after refusing a request (error {ev.error_id})"
-                continue
-            if not isinstance(ev, Request) or ev.header is None:
-                return f"unexpected event {ev!r}"
-            done = self._answer(ev)
-            if done:
-                return done
+def play(
+    script: ServerScript,
+    transport: Transport,
+    *,
+    zfs: FakeZfs,
+    profile: Mapping[str, object],
+    identity: str,
+    timeout: float,
+    startup: float = 0.0,
+) -> Played:
+    """The scripted server for one client-role trial, ready to :meth:`~Played.run`."""
+    recorder = Recorder(full=(S2C,))
+    settings = profile_from_obj(dict(profile))
+    handler = Reference(zfs, settings, identity).handler()
+    applied: set[Rule] = set()
 
-    def _answer(self, req: Request) -> str:
-        assert req.header is not None
-        kind = RequestType(req.header.type)
-        nth = self.seen[kind]
-        self.seen[kind] += 1
-        self.requests += 1
-        self.kinds.append(kind)
-        answer = self._honest(req)
-        rule = self.script.rule_for(kind, nth)
-        if rule is None:
-            data, after = render(answer), "honest"
-        else:
-            self.applied.add(rule)
-            data, after = apply_plan(rule.plan, answer, kind, lambda: self._other_stream(req.body))
-            self.situations |= situations_of(rule.plan, answer, kind, data)
-        self.t.write(data, self.timeout)
-        if after == "close":
-            if self.script.job == "push" and not self.finished_sent:
-                self.situations.add(Situation.PULLER_GONE)  # it leaves without Finished:true
-            return f"closed by the script after {kind.name} #{nth + 1}"
-        if after == "continue":
-            self._fresh()
-            return ""
-        state = self.conn.state
-        if state is State.AWAIT_HEADER:
-            return ""
-        if self.conn.inverted and state is State.IDLE and isinstance(req.body, PullMeRequest):
-            return self._pull(req.body)
-        return f"closed after {kind.name} ({state.value})"
+    def choose(kind: RequestType, nth: int, _position: int) -> PlanFault | None:
+        rule = script.rule_for(kind, nth)
+        return None if rule is None else PlanFault(rule, applied)
 
-    def _fresh(self) -> None:
-        """A new state machine after a scripted answer (keeping bytes already read)."""
-        self.conn = self.conn.successor()
+    server = ScriptedServer(
+        _Tap(transport, recorder),
+        handler,
+        sink=settings.sink_for(identity),
+        faults=choose,
+        timeout=timeout,
+        startup=startup,
+        hide=frozenset(script.hide),
+        puller_requests=script.puller.requests,
+        hang_up_after_pull=script.puller.hang_up,
+        push_job=script.job == "push",
+    )
+    return Played(server, recorder, applied)
 
-    def _honest(self, req: Request) -> Answer:
-        """The reference server's answer; advances the state machine as sending it would."""
-        body, conn, h = req.body, self.conn, self.handler
-        if isinstance(body, ProtocolVersionRequest | CloseRequest | PullMeRequest):
-            header = conn.response_header(ResponseType.OK)
-            conn.send(Response(header))
-            return Answer(header)
-        try:
-            if isinstance(body, FilesystemRequest):
-                roots = h.handle_filesystem_request(body)
-                value = (
-                    None
-                    if roots is None
-                    else tuple(p for p in roots if p.to_string() not in self.script.hide)
-                )
-                header = conn.response_header(ResponseType.FILESYSTEMS)
-                conn.send(Response(header, value))
-                return Answer(header, messages.encode_filesystems(value), value)
-            if isinstance(body, FilesystemVersionsRequest):
-                vs = h.handle_filesystem_versions_request(body)
-                versions = None if vs is None else tuple(vs)
-                header = conn.response_header(ResponseType.FILESYSTEM_DIFF)
-                conn.send(Response(header, versions))
-                return Answer(header, messages.encode_versions(versions), versions)
-            if isinstance(body, InitialTransferRequest):
-                stream: object = h.handle_initial_transfer_request(body)
-            else:
-                assert isinstance(body, IncrementalTransferRequest)
-                stream = h.handle_incremental_transfer_request(body)
-        except HandlerError as exc:
-            header = conn.handler_error(str(exc))
-            conn.send(Response(header))
-            return Answer(header)
-        except Exception:  # §server.handler-crash: no answer, the connection closes
-            conn.abort()
-            return Answer()
-        header = conn.response_header(ResponseType.CHUNKED_STREAM)
-        conn.send(Response(header))
-        try:
-            data = _read_all(stream)
-        except Exception:  # §server.stream-failure: the header, then a close
-            conn.abort()
-            return Answer(header)
-        if data:
-            conn.send(StreamData(data))
-        conn.send(StreamEnd())
-        return Answer(header, data=data)
 
-    def _other_stream(self, body: RequestBody) -> bytes | None:
-        """A valid send stream of the same dataset that is not the one asked for."""
-        h = self.handler
-        try:
-            if isinstance(body, IncrementalTransferRequest):  # the full stream of To
-                req = InitialTransferRequest(body.filesystem, body.to_version)
-                return _read_all(h.handle_initial_transfer_request(req))
-            if isinstance(body, InitialTransferRequest):  # the oldest snapshot instead
-                vs = h.handle_filesystem_versions_request(
-                    FilesystemVersionsRequest(body.filesystem)
-                )
-                snaps = [v for v in vs or () if v.type == "snapshot"]
-                if snaps and snaps[0].name != body.filesystem_version.name:
-                    req = InitialTransferRequest(body.filesystem, snaps[0])
-                    return _read_all(h.handle_initial_transfer_request(req))
-        except Exception:  # no such dataset or version: nothing to send instead
-            return None
+def _other_stream(handler: ReferenceHandler, body: object) -> bytes | None:
+    """A valid send stream of the same dataset that is not the one asked for."""
+    try:
+        if isinstance(body, IncrementalTransferRequest):  # the full stream of To
+            req = InitialTransferRequest(body.filesystem, body.to_version)
+            return read_all(handler.handle_initial_transfer_request(req))
+        if isinstance(body, InitialTransferRequest):  # the oldest snapshot instead
+            vs = handler.handle_filesystem_versions_request(
+                FilesystemVersionsRequest(body.filesystem)
+            )
+            snaps = [v for v in vs or () if v.type == "snapshot"]
+            if snaps and snaps[0].name != body.filesystem_version.name:
+                req = InitialTransferRequest(body.filesystem, snaps[0])
+                return read_all(handler.handle_initial_transfer_request(req))
+    except Exception:  # no such dataset or version: nothing to send instead
         return None
-
-    # ------------------------------------------------------------------ pull-me
-    def _pull(self, body: PullMeRequest) -> str:
-        """The server as requester after its OK to the client's PullMe (§pullme)."""
-        gone = self._pulling(body)
-        if gone is None:
-            return self._finished()
-        self.situations.add(Situation.PULLER_GONE)  # it leaves without Finished:true
-        return gone
-
-    def _pulling(self, body: PullMeRequest) -> str | None:
-        """Pull as the script says; how the connection ended, or ``None`` to finish."""
-        client = Client(self.conn, self.t, timeout=self.timeout)
-        puller = self.script.puller
-        try:
-            if puller.requests is None:
-                self.handler.handle_pull_me_request(body, self.identity, client)
-            else:
-                for request in puller.requests:
-                    _call(client, request)
-        except PeerTimeout:
-            self.timed_out = "an answer to the server's request (as puller)"
-            return "timeout"
-        except (ProtocolError, HandlerError, RequestFailed) as exc:
-            return f"closed: the pull failed ({str(exc)[:200]})"
-        except Exception as exc:  # the reference server aborts on a crashed pull-me handler
-            return f"closed: the pull crashed ({exc!r:.200})"
-        if self.t.timed_out:
-            self.timed_out = "an answer to the server's request (as puller)"
-            return "timeout"
-        if self.conn.state is not State.IDLE:
-            return f"closed: the pull left the connection {self.conn.state.value}"
-        if puller.hang_up:
-            return "closed by the script instead of PullMe{Finished:true}"
-        return None
-
-    def _finished(self) -> str:
-        """Send PullMe{Finished:true}, read the answer and serve on (``""``) if we may."""
-        self.finished_sent = True
-        self.t.write(self.conn.send(Request(PullMeRequest(finished=True))), self.timeout)
-        try:
-            read_event(self.conn, self.t, self.timeout)
-        except PeerTimeout:
-            self.timed_out = "the client's answer to PullMe{Finished:true}"
-            return "timeout"
-        except RemoteProtocolError:
-            pass  # §pullme.resume: whatever the answer, serve on if the connection allows
-        state = _state_of(self.conn)  # read_event moved it on
-        if state is not State.AWAIT_HEADER:
-            return f"closed after PullMe{{Finished:true}} ({state.value})"
-        return ""
-
-
-def _state_of(conn: Connection) -> State:
-    return conn.state
-
-
-def _call(client: Client, request: RequestBody) -> None:
-    """One request of a scripted puller; a send stream is read to its end."""
-    if isinstance(request, ProtocolVersionRequest):
-        client.protocol_version_request()
-    elif isinstance(request, FilesystemRequest):
-        client.filesystem_request(request)
-    elif isinstance(request, FilesystemVersionsRequest):
-        client.filesystem_versions_request(request)
-    elif isinstance(request, InitialTransferRequest):
-        client.initial_transfer_request(request).drain()
-    elif isinstance(request, IncrementalTransferRequest):
-        client.incremental_transfer_request(request).drain()
-    else:
-        raise ValueError(f"a puller does not send {type(request).__name__}")
+    return None

@@ -16,7 +16,7 @@ from bytestreamrpc.client import Client
 from bytestreamrpc.connection import Connection, Role, State
 from bytestreamrpc.constants import ResponseType
 from bytestreamrpc.errors import RequestFailed, TruncatedStream
-from bytestreamrpc.events import Response, StreamEnd
+from bytestreamrpc.events import Request, Response, StreamEnd
 from bytestreamrpc.interfaces import RPCHandler
 from bytestreamrpc.messages import (
     DATASET_PATH_TYPE,
@@ -227,22 +227,23 @@ def _client_path_as_string() -> None:
     family="client",
 )
 def _no_ok_to_finished() -> None:
-    pull_me = serving._pull_me
+    dispatch = serving._dispatch
 
     def quiet_finish(
         conn: Connection,
         transport: Transport,
         handler: RPCHandler,
-        body: PullMeRequest,
+        req: Request,
         requester_factory: serving.RequesterFactory,
         timeout: float | None,
     ) -> None:
-        if body.finished and conn.inverted:
+        body = req.body
+        if isinstance(body, PullMeRequest) and body.finished and conn.inverted:
             conn.send(Response(conn.response_header(ResponseType.OK)))  # state change only
             return
-        pull_me(conn, transport, handler, body, requester_factory, timeout)
+        dispatch(conn, transport, handler, req, requester_factory, timeout)
 
-    replace(serving, "_pull_me", quiet_finish)
+    replace(serving, "_dispatch", quiet_finish)
 
 
 @mutant(
