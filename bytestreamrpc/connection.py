@@ -237,7 +237,7 @@ class Connection:
         """Feed transport bytes; ``b""`` means the peer closed its side."""
         self._decoder.receive_data(data)
 
-    def next_event(self) -> Event | framing._NeedData:
+    def next_event(self) -> Event | framing.NeedData:
         """Return the next event, :data:`framing.NEED_DATA`, or raise."""
         try:
             while True:
@@ -248,7 +248,7 @@ class Connection:
             self.state = State.ERROR
             raise
 
-    def _step(self) -> Event | framing._NeedData | None:
+    def _step(self) -> Event | framing.NeedData | None:
         """One transition; ``None`` means "go round again"."""
         state = self.state
         if state is State.AWAIT_HEADER:
@@ -270,7 +270,7 @@ class Connection:
             return framing.NEED_DATA
         raise LocalProtocolError(f"next_event() called in state {state.value}")
 
-    def _collect(self) -> bytes | framing._NeedData | framing.PeerClosed | _Truncated | _TooLarge:
+    def _collect(self) -> bytes | framing.NeedData | framing.PeerClosed | _Truncated | _TooLarge:
         """Accumulate one chunked JSON stream (bounded by ``max_message``)."""
         dec = self._decoder
         if not self._parts:
@@ -316,7 +316,7 @@ class Connection:
         # PeerClosed: a clean end of file before any byte of this stream.
         return decode(b"", False)
 
-    def _read_request_header(self) -> Event | framing._NeedData | None:
+    def _read_request_header(self) -> Event | framing.NeedData | None:
         collected = self._collect()
         if collected is framing.NEED_DATA:
             return framing.NEED_DATA
@@ -339,7 +339,7 @@ class Connection:
         self.state = State.AWAIT_BODY
         return None
 
-    def _read_request_body(self) -> Event | framing._NeedData:
+    def _read_request_body(self) -> Event | framing.NeedData:
         rtype = self._request_type
         assert rtype is not None and self._header is not None
         collected = self._collect()
@@ -385,7 +385,7 @@ class Connection:
             raw_type = self._header.type  # the type as received, known or not
         return BadRequest(response=response, request_type=raw_type, peer_closed=peer_closed)
 
-    def _read_response_header(self) -> Event | framing._NeedData | None:
+    def _read_response_header(self) -> Event | framing.NeedData | None:
         collected = self._collect()
         if collected is framing.NEED_DATA:
             return framing.NEED_DATA
@@ -421,7 +421,7 @@ class Connection:
             self.state = State.IDLE
         return Response(header=header, expected=int(expected))
 
-    def _read_response_body(self) -> Event | framing._NeedData:
+    def _read_response_body(self) -> Event | framing.NeedData:
         collected = self._collect()
         if collected is framing.NEED_DATA:
             return framing.NEED_DATA
@@ -436,7 +436,7 @@ class Connection:
         self._response_header = None
         return Response(header=header, body=body, expected=int(self._expected or 0))
 
-    def _read_stream(self) -> Event | framing._NeedData:
+    def _read_stream(self) -> Event | framing.NeedData:
         ev = self._decoder.next_event()
         if isinstance(ev, framing.Payload):
             return StreamData(ev.data)

@@ -50,15 +50,16 @@ class PeerClosed:
     """End of file where a new chunked stream would start: a clean close."""
 
 
-class _NeedData:
-    """Sentinel: feed more bytes (or ``b""`` for end of file)."""
+class NeedData:
+    """The type of :data:`NEED_DATA`, the sentinel that says: feed more bytes (or ``b""``
+    for end of file). Public because ``next_event`` signatures name it (as h11's do)."""
 
     def __repr__(self) -> str:
         return "NEED_DATA"
 
 
-NEED_DATA: Final = _NeedData()
-FrameEvent = Payload | EndOfStream | PeerClosed | _NeedData
+NEED_DATA: Final = NeedData()
+FrameEvent = Payload | EndOfStream | PeerClosed | NeedData
 
 _END_OF_STREAM: Final = EndOfStream()
 _PEER_CLOSED: Final = PeerClosed()
