@@ -7,6 +7,7 @@ These are injected into the ``pull`` / ``push`` job process: the reference clien
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
@@ -15,11 +16,12 @@ from bytestreamrpc import gojson, messages, serving
 from bytestreamrpc.client import Client
 from bytestreamrpc.connection import Connection, Role, State
 from bytestreamrpc.constants import ResponseType
-from bytestreamrpc.errors import RequestFailed, TruncatedStream
+from bytestreamrpc.errors import ProtocolError, RequestFailed, TruncatedStream
 from bytestreamrpc.events import Request, Response, StreamEnd
 from bytestreamrpc.interfaces import RPCHandler
 from bytestreamrpc.messages import (
     DATASET_PATH_TYPE,
+    CloseRequest,
     FilesystemVersion,
     FilesystemVersionsRequest,
     IncrementalTransferRequest,
@@ -280,6 +282,27 @@ def _no_close() -> None:
         self.transport.close()
 
     replace(Client, "close_request", hang_up)
+
+
+@mutant(
+    "client-waits-for-close",
+    role="client",
+    description="after Close's OK keeps its side open until the server closes the connection "
+    "(a client that waits for the close hangs when the server holds it)",
+    sections=("§client.close",),
+    family="client",
+)
+def _waits_for_close() -> None:
+    def close_when_the_server_does(self: Client, r: CloseRequest | None = None) -> None:
+        try:
+            self._call(r or CloseRequest())
+            with contextlib.suppress(ProtocolError, OSError):
+                while self.transport.read(1 << 16, None):
+                    pass  # whatever the server still sends, until it hangs up
+        finally:
+            self.transport.close()
+
+    replace(Client, "close_request", close_when_the_server_does)
 
 
 @mutant(
