@@ -26,7 +26,9 @@ BUDGET_SECONDS = 0.1
 
 def load_reference() -> Diff:
     """The quadratic transcription lives in the test file only; load it from there."""
-    spec = importlib.util.spec_from_file_location("test_diff", ROOT / "tests" / "test_diff.py")
+    spec = importlib.util.spec_from_file_location(
+        "test_diff", ROOT / "tests" / "fakes" / "test_diff.py"
+    )
     assert spec is not None and spec.loader is not None
     module: ModuleType = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

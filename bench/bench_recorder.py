@@ -6,7 +6,7 @@ Run on demand (not part of the test suite)::
                                    [--skip-golden] [--skip-transfer]
 
 Transfer benchmark: a client (our reference ``Client``) asks a stand-in server
-(``tests/recordings_standin.py``, a :class:`bytestreamrpc.server.Server` whose send stream
+(``tests/support/recordings_standin.py``, a :class:`bytestreamrpc.server.Server` whose send stream
 is a repeated 1 MiB block, so the server is as fast as the framing allows) for one initial
 transfer of ``--size-mib`` MiB and drains it. Each round runs the transfer once directly
 (the client's connect command is the server), once through
@@ -49,7 +49,7 @@ from typing import Any
 import xxhash
 
 ROOT = Path(__file__).resolve().parent.parent
-STANDIN = ROOT / "tests" / "recordings_standin.py"
+STANDIN = ROOT / "tests" / "support" / "recordings_standin.py"
 
 CLIENT = r"""
 import resource, sys, time
@@ -126,7 +126,7 @@ def hasher(digest: str) -> Any:
 
 def expected_digest(size: int, digest: str) -> str:
     sys.path.insert(0, str(ROOT))
-    from tests.recordings_standin import BigSource
+    from tests.support.recordings_standin import BigSource
 
     src = BigSource(size, b"pool/data@s1")
     h = hasher(digest)

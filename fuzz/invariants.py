@@ -9,7 +9,7 @@ documented to raise (``ProtocolError`` and its subclasses) are the *expected* ou
 input and are swallowed.
 
 The functions are plain code, not tests: the targets in :mod:`fuzz.targets`, the property
-suite (tests/test_fuzz_properties.py) and the million-input run (bench/bench_fuzz.py) all
+suite (tests/fuzz/test_properties.py) and the million-input run (bench/bench_fuzz.py) all
 call them.
 """
 

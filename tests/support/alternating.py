@@ -2,7 +2,7 @@
 
 ``python tests/support/alternating.py COUNTER MODE N -- SERVER-CMD...`` counts its starts in
 the file COUNTER. Starts 1, 3, 5, ... run SERVER-CMD unchanged; starts 2, 4, 6, ... run it
-behind ``tests/recordings_mutant.py MODE N`` (the N-th server stream gets defect MODE). A
+behind ``tests/support/recordings_mutant.py MODE N`` (the N-th server stream gets defect MODE). A
 replay repeated 2k times therefore sees k identical runs and k differing ones: exactly the
 flaky implementation that ``--repeat`` must report as UNSTABLE.
 """
@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-MUTANT = Path(__file__).resolve().parent.parent / "recordings_mutant.py"
+MUTANT = Path(__file__).resolve().parent / "recordings_mutant.py"
 
 
 def next_start(counter: str) -> int:
