@@ -199,8 +199,11 @@ def run_campaign(
     findings_dir.mkdir(parents=True, exist_ok=True)
     t = TARGETS[target]
     if chosen == "atheris":
-        result = _run_atheris(t, workers, seconds, corpus_dir, findings_dir, database,
-                              keep_going, report, runs, mode)  # fmt: skip
+        fork = workers > 1 and mode == "fork"
+        options = _AtherisOptions(
+            workers, seconds, corpus_dir, findings_dir, database, keep_going, runs, fork
+        )
+        result = _AtherisCampaign(t, options, report).run()
     else:
         result = _run_hypothesis(t, workers, seconds, findings_dir, database, keep_going, report)
     result.note = "; ".join(x for x in (note, result.note) if x)
@@ -326,118 +329,169 @@ _GRACE: Final = 90.0
 (libFuzzer's ``-timeout=30`` per input plus start-up and its final merge)."""
 
 
-def _run_atheris(
-    t: Target,
-    workers: int,
-    seconds: float,
-    corpus: Path,
-    findings: Path,
-    database: str | None,
-    keep_going: bool,
-    report: Reporter | None,
-    runs: int | None,
-    parallel: str,
-) -> CampaignResult:
-    before = set(_findings_in(findings))
-    wrapper = _wrapper(findings, t.script)
-    fork = workers > 1 and parallel == "fork"
-    slots = 1 if fork else workers
+@dataclass(frozen=True)
+class _AtherisOptions:
+    """How an atheris campaign runs: what :func:`run_campaign` made of its arguments."""
 
-    def argv(budget: float, runs_share: int | None) -> list[str]:
+    workers: int
+    seconds: float
+    corpus: Path
+    findings: Path
+    database: str | None
+    keep_going: bool
+    runs: int | None
+    """The campaign's total of libFuzzer ``-runs`` (shared out by :func:`split_runs`)."""
+    fork: bool
+    """libFuzzer's ``-fork=N`` runs the workers (``parallel="fork"`` and more than one)."""
+
+    @property
+    def slots(self) -> int:
+        """Processes started side by side: fork mode's one parent, else one per worker."""
+        return 1 if self.fork else self.workers
+
+
+class _AtherisCampaign:
+    """One atheris campaign: its libFuzzer processes, one per slot, followed until all have
+    ended (:meth:`_supervise`), then the result.
+
+    Several processes stop together at the first finding; with ``keep_going`` a slot whose
+    plain process a crash ended gets a new one for the rest of the budget, as fork mode's
+    ``-ignore_crashes`` would. Every process ever started counts in the figures.
+    """
+
+    def __init__(self, t: Target, options: _AtherisOptions, report: Reporter | None) -> None:
+        self.t, self.options, self.report = t, options, report
+        self.before = set(_findings_in(options.findings))
+        self.wrapper = _wrapper(options.findings, t.script)
+        self.log_path = options.findings / f"campaign-{int(time.time())}.log"
+        self.progress = Progress()
+        self.start = time.monotonic()
+        self.stats = tempfile.mkdtemp(prefix=".stats-", dir=options.findings)
+        self.env = _environment(
+            options.database, {ARGV0_ENV: str(self.wrapper), STATS_ENV: self.stats}
+        )
+        self.shares = [options.runs] if options.fork else split_runs(options.runs, options.workers)
+        self.lock = threading.Lock()
+        self.current: list[_LibFuzzerProcess] = []
+        """The process of each slot (the latest, after restarts)."""
+        self.everyone: list[_LibFuzzerProcess] = []
+        self.restarts = [0] * options.slots
+
+    def _argv(self, budget: float, runs_share: int | None) -> list[str]:
+        o = self.options
         args = [
-            str(wrapper),
+            str(self.wrapper),
             f"-max_total_time={max(1, round(budget))}",
-            f"-artifact_prefix={findings}{os.sep}",
+            f"-artifact_prefix={o.findings}{os.sep}",
             "-timeout=30",
             "-print_final_stats=1",
         ]
-        if fork:
-            args.append(f"-fork={workers}")
-            if keep_going:
+        if o.fork:
+            args.append(f"-fork={o.workers}")
+            if o.keep_going:
                 args += ["-ignore_crashes=1", "-ignore_timeouts=1", "-ignore_ooms=1"]
         if runs_share is not None:
             args.append(f"-runs={runs_share}")
-        args.append(str(corpus))
+        args.append(str(o.corpus))
         return args
 
-    log_path = findings / f"campaign-{int(time.time())}.log"
-    progress = Progress()
-    start = time.monotonic()
-    stats = tempfile.mkdtemp(prefix=".stats-", dir=findings)
-    env = _environment(database, {ARGV0_ENV: str(wrapper), STATS_ENV: stats})
-    shares = [runs] if fork else split_runs(runs, workers)
-    lock = threading.Lock()
-    with open(log_path, "w", encoding="utf-8") as log:
+    def _launch(self, log: TextIO, slot: int, budget: float, restart: int = 0) -> _LibFuzzerProcess:
+        one = self.options.slots == 1
+        prefix = "" if one else f"[w{slot + 1}{'.' + str(restart) if restart else ''}] "
+        found = len(_findings_in(self.options.findings))
+        argv = self._argv(budget, self.shares[slot])
+        return _LibFuzzerProcess(argv, self.env, log, self.lock, prefix, found)
 
-        def launch(slot: int, budget: float, restart: int = 0) -> _LibFuzzerProcess:
-            prefix = "" if slots == 1 else f"[w{slot + 1}{'.' + str(restart) if restart else ''}] "
-            found = len(_findings_in(findings))
-            return _LibFuzzerProcess(argv(budget, shares[slot]), env, log, lock, prefix, found)
+    def run(self) -> CampaignResult:
+        with open(self.log_path, "w", encoding="utf-8") as log:
+            self.current = [
+                self._launch(log, i, self.options.seconds) for i in range(self.options.slots)
+            ]
+            self.everyone = list(self.current)
+            corpus, stats = self.options.corpus, self.stats
+            ticker = _Ticker(self.progress, self.report, self.start, lambda: _corpus_size(corpus),
+                             lambda: read_counts(stats))  # fmt: skip
+            try:
+                self._supervise(log, ticker)
+            except KeyboardInterrupt:
+                for p in self.current:
+                    p.signal(signal.SIGINT)
+                for p in self.current:
+                    p.wait()
+                raise
+            finally:
+                ticker.stop()
+        return self._result()
 
-        current = [launch(i, seconds) for i in range(slots)]
-        restarts = [0] * slots
-        everyone = list(current)
-        ticker = _Ticker(progress, report, start, lambda: _corpus_size(corpus),
-                         lambda: read_counts(stats))  # fmt: skip
-        try:
-            while True:
-                ended = all(p.finished() for p in current)
-                _combine(progress, everyone, corpus)
-                found = len(_findings_in(findings))
-                progress.findings = len(set(_findings_in(findings)) - before)
-                now = time.monotonic()
-                if progress.findings and not keep_going:
-                    for p in current:
-                        if not p.finished() and not p.stopped:
-                            p.signal(signal.SIGTERM)
-                elif keep_going and not fork and runs is None:
-                    # a crash ends a plain libFuzzer process: start a new one for the rest
-                    # of the budget, as fork mode's -ignore_crashes would
-                    left = start + seconds - now
-                    for i, p in enumerate(current):
-                        if p.finished() and found > p.findings_at_start and left >= 2:
-                            restarts[i] += 1
-                            current[i] = launch(i, left, restarts[i])
-                            everyone.append(current[i])
-                            ended = False
-                ticker.maybe()
-                if ended:
-                    break
-                if now - start > seconds + _GRACE:
-                    for p in current:
-                        p.signal(signal.SIGKILL)
-                time.sleep(_POLL)
-        except KeyboardInterrupt:
-            for p in current:
-                p.signal(signal.SIGINT)
-            for p in current:
-                p.wait()
-            raise
-        finally:
-            ticker.stop()
-    elapsed = time.monotonic() - start
-    _combine(progress, everyone, corpus)
-    progress.elapsed = elapsed
-    progress.corpus = _corpus_size(corpus)
-    progress.checks = read_counts(stats)
-    progress.executions = max(progress.executions, progress.checks)
-    progress.exec_per_s = progress.executions / elapsed if elapsed else 0.0
-    shutil.rmtree(stats, ignore_errors=True)
-    new = sorted(set(_findings_in(findings)) - before)
-    progress.findings = len(new)
-    if report is not None:
-        report(progress)
-    reproduce = [
-        f"{shlex.quote(sys.executable)} {shlex.quote(str(t.script))} {shlex.quote(str(p))}"
-        for p in new
-    ]
-    how = ("fork" if fork else "processes") if workers > 1 else ""
-    result = CampaignResult(t.name, "atheris", workers, elapsed, progress, new, reproduce, log_path,
-                            parallel=how)  # fmt: skip
-    failed = [p.proc.returncode for p in everyone if p.failed()]
-    if failed and not new:
-        result.note = f"libFuzzer exited with status {failed[0]} (see the log)"
-    return result
+    def _supervise(self, log: TextIO, ticker: _Ticker) -> None:
+        """Poll the processes until every one has ended: combine their figures, stop them
+        at the first finding (unless ``keep_going``), restart crashed ones (with it), and
+        kill any still running :data:`_GRACE` seconds past the budget."""
+        o, progress, start = self.options, self.progress, self.start
+        while True:
+            ended = all(p.finished() for p in self.current)
+            _combine(progress, self.everyone, o.corpus)
+            found = len(_findings_in(o.findings))
+            progress.findings = len(set(_findings_in(o.findings)) - self.before)
+            now = time.monotonic()
+            if progress.findings and not o.keep_going:
+                for p in self.current:
+                    if not p.finished() and not p.stopped:
+                        p.signal(signal.SIGTERM)
+            elif (
+                o.keep_going
+                and not o.fork
+                and o.runs is None
+                and self._restart_crashed(log, found, start + o.seconds - now)
+            ):
+                ended = False
+            ticker.maybe()
+            if ended:
+                break
+            if now - start > o.seconds + _GRACE:
+                for p in self.current:
+                    p.signal(signal.SIGKILL)
+            time.sleep(_POLL)
+
+    def _restart_crashed(self, log: TextIO, found: int, left: float) -> bool:
+        """A new process, for the ``left`` seconds of the budget, in every slot whose process
+        ended after a finding appeared; whether any was started. A crash ends a plain
+        libFuzzer process, so this is ``keep_going`` for them, as fork mode's
+        ``-ignore_crashes`` is for its jobs."""
+        restarted = False
+        for i, p in enumerate(self.current):
+            if p.finished() and found > p.findings_at_start and left >= 2:
+                self.restarts[i] += 1
+                self.current[i] = self._launch(log, i, left, self.restarts[i])
+                self.everyone.append(self.current[i])
+                restarted = True
+        return restarted
+
+    def _result(self) -> CampaignResult:
+        """The final figures (the shared corpus directory, every process's published
+        count of checks), the new findings with their reproducer commands."""
+        o, progress, everyone = self.options, self.progress, self.everyone
+        elapsed = time.monotonic() - self.start
+        _combine(progress, everyone, o.corpus)
+        progress.elapsed = elapsed
+        progress.corpus = _corpus_size(o.corpus)
+        progress.checks = read_counts(self.stats)
+        progress.executions = max(progress.executions, progress.checks)
+        progress.exec_per_s = progress.executions / elapsed if elapsed else 0.0
+        shutil.rmtree(self.stats, ignore_errors=True)
+        new = sorted(set(_findings_in(o.findings)) - self.before)
+        progress.findings = len(new)
+        if self.report is not None:
+            self.report(progress)
+        script = shlex.quote(str(self.t.script))
+        reproduce = [f"{shlex.quote(sys.executable)} {script} {shlex.quote(str(p))}" for p in new]
+        how = ("fork" if o.fork else "processes") if o.workers > 1 else ""
+        result = CampaignResult(self.t.name, "atheris", o.workers, elapsed, progress, new,
+                                reproduce, self.log_path, parallel=how)  # fmt: skip
+        failed = [p.proc.returncode for p in everyone if p.failed()]
+        if failed and not new:
+            result.note = f"libFuzzer exited with status {failed[0]} (see the log)"
+        return result
 
 
 def _parse_libfuzzer(line: str, progress: Progress) -> None:

@@ -49,7 +49,7 @@ from bytestreamrpc.messages import DatasetPath, FilesystemVersion
 from .model import ZfsModel
 from .stateful_choices import Step as Step
 from .stateful_choices import _Choices, _steps
-from .stateful_harness import _WEIGHTS, ACTIONS, StatefulHarness
+from .stateful_harness import _WEIGHTS, ACTIONS, PERFORMERS, Action, StatefulHarness
 from .stateful_harness import IDENTITY as IDENTITY
 from .stateful_harness import TIMEOUT as TIMEOUT
 from .stateful_setup import SINK_ROOT as SINK_ROOT
@@ -59,6 +59,7 @@ from .stateful_setup import acl_summary as acl_summary
 
 __all__ = [
     "ACTIONS",
+    "Action",
     "ServerConversation",
     "Setup",
     "StatefulHarness",
@@ -69,14 +70,16 @@ __all__ = [
 ]
 
 
-def perform(h: StatefulHarness, action: str, arguments: tuple[Any, ...]) -> None:
+def perform(h: StatefulHarness, action: Action, arguments: tuple[Any, ...]) -> None:
     """Run ``action`` (checking its answer against the model), count it, then check the
     fake's state against the model: after every step, since that costs next to nothing
-    unless something changed (:meth:`StatefulHarness.check_state`)."""
-    if action not in ACTIONS:
+    unless something changed (:meth:`StatefulHarness.check_state`). ``action`` may also be
+    its name (an :class:`Action` is a ``str``)."""
+    performer = PERFORMERS.get(action)
+    if performer is None:
         raise ValueError(f"unknown action {action!r}")
     try:
-        getattr(h, action)(*arguments)
+        performer(h, arguments)
     except Exception:
         h.raise_if_server_crashed()  # the cause, rather than the client's view of it
         raise
@@ -136,7 +139,7 @@ class ServerConversation(RuleBasedStateMachine):
     def start(self, setup: Setup) -> None:
         self.harness = StatefulHarness(setup)
 
-    def _run(self, action: str, data: st.DataObject | None = None) -> None:
+    def _run(self, action: Action, data: st.DataObject | None = None) -> None:
         h = self.harness
         assert h is not None
         arguments: tuple[Any, ...] = ()
@@ -149,35 +152,35 @@ class ServerConversation(RuleBasedStateMachine):
 
     @rule()
     def list_filesystems(self) -> None:
-        self._run("list_filesystems")
+        self._run(Action.LIST_FILESYSTEMS)
 
     @rule(data=st.data())
     def list_versions(self, data: st.DataObject) -> None:
-        self._run("list_versions", data)
+        self._run(Action.LIST_VERSIONS, data)
 
     @rule(data=st.data())
     def initial_transfer(self, data: st.DataObject) -> None:
-        self._run("initial_transfer", data)
+        self._run(Action.INITIAL_TRANSFER, data)
 
     @rule(data=st.data())
     def incremental_transfer(self, data: st.DataObject) -> None:
-        self._run("incremental_transfer", data)
+        self._run(Action.INCREMENTAL_TRANSFER, data)
 
     @rule(data=st.data())
     def bad_protocol_version(self, data: st.DataObject) -> None:
-        self._run("bad_protocol_version", data)
+        self._run(Action.BAD_PROTOCOL_VERSION, data)
 
     @rule(data=st.data())
     def garbage(self, data: st.DataObject) -> None:
-        self._run("garbage", data)
+        self._run(Action.GARBAGE, data)
 
     @rule()
     def close(self) -> None:
-        self._run("close")
+        self._run(Action.CLOSE)
 
     @rule()
     def push(self) -> None:
-        self._run("push")
+        self._run(Action.PUSH)
 
     def teardown(self) -> None:
         if self.harness is not None:
@@ -217,17 +220,17 @@ def run_random_actions(rng: random.Random, actions: int) -> int:
             version = functools.partial(_random_version, rng, h.model)
             action = rng.choice(weighted)
             arguments: tuple[Any, ...] = ()
-            if action == "list_versions":
+            if action == Action.LIST_VERSIONS:
                 arguments = (path(),)
-            elif action == "initial_transfer":
+            elif action == Action.INITIAL_TRANSFER:
                 p = path()
                 arguments = (p, version(p))
-            elif action == "incremental_transfer":
+            elif action == Action.INCREMENTAL_TRANSFER:
                 p = path()
                 arguments = (p, version(p), version(p))
-            elif action == "bad_protocol_version":
+            elif action == Action.BAD_PROTOCOL_VERSION:
                 arguments = (rng.choice((0, 2, 255)),)
-            elif action == "garbage":
+            elif action == Action.GARBAGE:
                 arguments = (rng.randbytes(rng.randint(0, 48)),)
             perform(h, action, arguments)
         h.check_state()

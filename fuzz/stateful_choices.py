@@ -17,7 +17,7 @@ from bytestreamrpc.messages import DatasetPath, FilesystemVersion
 
 from . import strategies as zst
 from .model import ZfsModel
-from .stateful_harness import _WEIGHTS, ACTIONS
+from .stateful_harness import _WEIGHTS, ACTIONS, Action
 from .stateful_setup import _weighted
 
 __all__ = ["Step"]
@@ -78,7 +78,7 @@ class _Choices:
         )
         self._every = [v for vs in model.versions.values() for v in vs]
         self._versions: dict[str, st.SearchStrategy[FilesystemVersion]] = {}
-        self._arguments: dict[str, st.SearchStrategy[tuple[Any, ...]]] = {}
+        self._arguments: dict[Action, st.SearchStrategy[tuple[Any, ...]]] = {}
 
     def path(self, draw: st.DrawFn) -> DatasetPath:
         """Mostly a dataset of the model, else a path it must refuse."""
@@ -111,7 +111,7 @@ class _Choices:
         v = draw(options)
         return draw(_GENERATED_VERSIONS) if v is _GENERATE_VERSION else v
 
-    def arguments(self, action: str) -> st.SearchStrategy[tuple[Any, ...]]:
+    def arguments(self, action: Action) -> st.SearchStrategy[tuple[Any, ...]]:
         """The arguments of ``action`` alone (the state machine's rules draw these)."""
         found = self._arguments.get(action)
         if found is None:
@@ -119,18 +119,18 @@ class _Choices:
         return found
 
 
-def _draw_arguments(draw: st.DrawFn, c: _Choices, action: str) -> tuple[Any, ...]:
-    if action == "list_versions":
+def _draw_arguments(draw: st.DrawFn, c: _Choices, action: Action) -> tuple[Any, ...]:
+    if action == Action.LIST_VERSIONS:
         return (c.path(draw),)
-    if action == "initial_transfer":
+    if action == Action.INITIAL_TRANSFER:
         path = c.path(draw)
         return path, c.version(draw, path)
-    if action == "incremental_transfer":
+    if action == Action.INCREMENTAL_TRANSFER:
         path = c.path(draw)
         return path, c.version(draw, path), c.version(draw, path)
-    if action == "bad_protocol_version":
+    if action == Action.BAD_PROTOCOL_VERSION:
         return (draw(_BAD_VERSIONS),)
-    if action == "garbage":
+    if action == Action.GARBAGE:
         return (draw(_GARBAGE),)
     return ()
 
@@ -144,10 +144,10 @@ of which stops. Generation rarely picks it (about 1 % of steps), so runs mostly 
 ``max_actions`` steps, as Hypothesis's own state machines do (they stop with probability
 2**-16 a step), while the shrinker, which moves towards the first slot, can cut a failing
 run short. One draw for both: every draw costs ~40 µs, a step's budget is ~1 ms."""
-_MAY_CHANGE_MODEL: Final = frozenset({"push", "garbage"})
+_MAY_CHANGE_MODEL: Final = frozenset({Action.PUSH, Action.GARBAGE})
 """Actions after which the model may differ, so later steps' choices must be redrawn."""
 
-Step = tuple[str, tuple[Any, ...]]
+Step = tuple[Action, tuple[Any, ...]]
 """An action and its arguments."""
 
 
@@ -159,7 +159,7 @@ def _steps(draw: st.DrawFn, c: _Choices, most: int) -> tuple[list[Step], bool]:
     steps: list[Step] = []
     while len(steps) < most:
         action = draw(_NEXT_ACTION)
-        if action is _STOP:
+        if not isinstance(action, Action):  # _STOP
             return steps, True
         steps.append((action, _draw_arguments(draw, c, action)))
         if action in _MAY_CHANGE_MODEL:
@@ -168,5 +168,5 @@ def _steps(draw: st.DrawFn, c: _Choices, most: int) -> tuple[list[Step], bool]:
 
 
 @st.composite
-def _arguments(draw: st.DrawFn, c: _Choices, action: str) -> tuple[Any, ...]:
+def _arguments(draw: st.DrawFn, c: _Choices, action: Action) -> tuple[Any, ...]:
     return _draw_arguments(draw, c, action)

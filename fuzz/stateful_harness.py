@@ -1,6 +1,7 @@
 """The conversation under test: :class:`StatefulHarness` runs our server on one end of an
-in-memory pair and our client on the other, and each of its actions (:data:`ACTIONS`)
-sends one request and checks the answer, and what it changed, against the model.
+in-memory pair and our client on the other, and each of its actions (:class:`Action`, run
+through :data:`PERFORMERS`) sends one request and checks the answer, and what it changed,
+against the model.
 
 Part of the stateful fuzzer (:mod:`fuzz.stateful` has the overview and the drivers). The
 harness knows nothing of how its actions are chosen, so every driver (Hypothesis rules,
@@ -10,11 +11,13 @@ one ``st.data()`` draw, a seeded ``random.Random``) runs the same actions and ch
 from __future__ import annotations
 
 import contextlib
+import enum
 import io
 import logging
 import queue
 import threading
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 from bytestreamrpc.client import Client
 from bytestreamrpc.connection import Connection, Role
@@ -46,7 +49,7 @@ from .invariants import InvariantViolation
 from .model import AclModel, ZfsModel
 from .stateful_setup import SINK_ROOT, Setup
 
-__all__ = ["ACTIONS", "IDENTITY", "TIMEOUT", "StatefulHarness"]
+__all__ = ["ACTIONS", "IDENTITY", "PERFORMERS", "TIMEOUT", "Action", "StatefulHarness"]
 
 TIMEOUT: Final = 10.0
 IDENTITY: Final = "alice"
@@ -399,15 +402,35 @@ class StatefulHarness:
 
 # --------------------------------------------------------------------------- drawn runs
 
-ACTIONS: Final = (
-    "list_filesystems",
-    "list_versions",
-    "initial_transfer",
-    "incremental_transfer",
-    "bad_protocol_version",
-    "garbage",
-    "close",
-    "push",
-)
-"""The actions, each a :class:`StatefulHarness` method of the same name."""
+
+class Action(enum.StrEnum):
+    """A stateful step. Its value is the name of the :class:`StatefulHarness` method that
+    runs it (:data:`PERFORMERS`), and the name tests and failure notes use."""
+
+    LIST_FILESYSTEMS = "list_filesystems"
+    LIST_VERSIONS = "list_versions"
+    INITIAL_TRANSFER = "initial_transfer"
+    INCREMENTAL_TRANSFER = "incremental_transfer"
+    BAD_PROTOCOL_VERSION = "bad_protocol_version"
+    GARBAGE = "garbage"
+    CLOSE = "close"
+    PUSH = "push"
+
+
+ACTIONS: Final = tuple(Action)
+"""The actions in a fixed order, the order of :data:`_WEIGHTS`."""
+Performer = Callable[[StatefulHarness, tuple[Any, ...]], None]
+"""Runs one action on a harness with the action's arguments."""
+PERFORMERS: Final[dict[Action, Performer]] = {
+    Action.LIST_FILESYSTEMS: lambda h, args: h.list_filesystems(*args),
+    Action.LIST_VERSIONS: lambda h, args: h.list_versions(*args),
+    Action.INITIAL_TRANSFER: lambda h, args: h.initial_transfer(*args),
+    Action.INCREMENTAL_TRANSFER: lambda h, args: h.incremental_transfer(*args),
+    Action.BAD_PROTOCOL_VERSION: lambda h, args: h.bad_protocol_version(*args),
+    Action.GARBAGE: lambda h, args: h.garbage(*args),
+    Action.CLOSE: lambda h, args: h.close(*args),
+    Action.PUSH: lambda h, args: h.push(*args),
+}
+"""The harness method running each action. Looked up on the harness at every call, so a
+method replaced on :class:`StatefulHarness` (a test planting a fault) is the one run."""
 _WEIGHTS: Final = (3, 4, 2, 4, 1, 1, 1, 1)

@@ -24,6 +24,11 @@ golden file's title; ``golden check --iut`` skips them when the description excl
 
 Send streams from the server are stored as digests; the client side is stored whole
 (``full = c2s``) because replay has to send it.
+
+This module is a data table: the scenario scripts (a few lines each) and :data:`SCENARIOS`,
+one entry per golden file. Its length is the number of scenarios, not the amount of logic,
+so it stays one file (where a new scenario is added next to its script) rather than being
+split under the project's module-size guideline.
 """
 
 from __future__ import annotations

@@ -39,7 +39,10 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 MODULES: Final = {
     "framing": "bytestreamrpc/framing.py",
     "connection": "bytestreamrpc/connection.py",
-    "gojson": "bytestreamrpc/gojson.py",
+    "gojson.descriptors": "bytestreamrpc/gojson/descriptors.py",
+    "gojson.encoder": "bytestreamrpc/gojson/encoder.py",
+    "gojson.scanner": "bytestreamrpc/gojson/scanner.py",
+    "gojson.decoder": "bytestreamrpc/gojson/decoder.py",
     "serving": "bytestreamrpc/serving.py",
     "server": "bytestreamrpc/server.py",
     "reference": "fakes/reference.py",

@@ -55,6 +55,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_differential_arguments(p)
+    p.set_defaults(run=run)
+    fsub = p.add_subparsers(dest="fuzz_command", metavar="[list | seeds | campaign]")
+    _add_list_parser(fsub)
+    _add_seeds_parser(fsub)
+    _add_campaign_parser(fsub)
+
+
+def _add_differential_arguments(p: argparse.ArgumentParser) -> None:
+    """``fuzz`` itself: differential fuzzing of an implementation's roles."""
     who = p.add_mutually_exclusive_group()
     who.add_argument("--iut", metavar="FILE", help="implementation description (TOML)")
     who.add_argument("--server-cmd", metavar="CMD", help="server command (one connection on stdio)")
@@ -124,17 +134,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "each role replays what searches with the same fixture and profile found, here or on "
         "other machines, first",
     )
-    p.set_defaults(run=run)
-    fsub = p.add_subparsers(dest="fuzz_command", metavar="[list | seeds | campaign]")
+
+
+def _add_list_parser(fsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lp = fsub.add_parser(
         "list", help="list the fuzz targets", description="The fuzz targets (fuzz/targets/NAME.py)."
     )
     lp.add_argument("--json", action="store_true")
     lp.set_defaults(run=run_list)
+
+
+def _add_seeds_parser(fsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp = fsub.add_parser("seeds", help="write every target's seed corpus zip and dictionary")
     sp.add_argument("directory", metavar="DIR", help="where NAME_seed_corpus.zip/NAME.dict go")
     sp.add_argument("--target", default="all", help="target name, or 'all' (the default)")
     sp.set_defaults(run=run_seeds)
+
+
+def _add_campaign_parser(fsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``fuzz campaign``: coverage-guided campaigns of the fuzz targets."""
     cp = fsub.add_parser(
         "campaign",
         help="run a coverage-guided campaign of one target",

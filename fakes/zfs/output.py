@@ -94,6 +94,10 @@ def _source_kind(source: str) -> str:
     return _SOURCE_FLAGS.get(source, "none")
 
 
+_GetLine = tuple[str, str, str, str, str]
+"""One line of ``zfs get``: name, property, value, received, source."""
+
+
 def format_get(
     rows: Sequence[Listed],
     columns: Sequence[str],
@@ -109,15 +113,21 @@ def format_get(
     (``None`` = all); ``expanded`` is true for ``all``, where properties that do not apply
     are skipped instead of shown as ``-``.
     """
-    lines: list[tuple[str, str, str, str, str]] = []
-    name_width = 4
-    prop_width = len("PROPERTY")
-    value_width = len("VALUE")
-    # Widths follow zprop_print_headers: PROPERTY from every property in the list, VALUE
-    # from every property's expanded width, NAME from every object visited.
+    lines, value_widths = _get_lines(rows, literal=literal, sources=sources, expanded=expanded)
+    if not lines:
+        return ""
+    widths = _get_widths(rows, value_widths, expanded=expanded)
+    return _render_get(lines, columns, widths, scripted=scripted)
+
+
+def _get_lines(
+    rows: Sequence[Listed], *, literal: bool, sources: frozenset[str] | None, expanded: bool
+) -> tuple[list[_GetLine], dict[str, int]]:
+    """The lines ``zfs get`` prints, and the VALUE width of every property in the list
+    (shown or not: zprop_print_headers measures them all), by canonical name."""
+    lines: list[_GetLine] = []
     seen_props: dict[str, int] = {}
     for row in rows:
-        name_width = max(name_width, len(row.object.name))
         for prop, value in row.values:
             definition = lookup_property(prop)
             canonical = definition.name if definition is not None else prop
@@ -133,16 +143,27 @@ def format_get(
             if sources is not None and _source_kind(shown.source) not in sources:
                 continue
             lines.append((row.object.name, canonical, shown.text, "-", shown.source))
+    return lines, seen_props
+
+
+def _get_widths(
+    rows: Sequence[Listed], seen_props: dict[str, int], *, expanded: bool
+) -> dict[str, int]:
+    """Column widths as zprop_print_headers has them: PROPERTY from every property in the
+    list, VALUE from every property's expanded width, NAME from every object visited."""
+    name_width = 4
+    for row in rows:
+        name_width = max(name_width, len(row.object.name))
     if expanded:
         for definition in PROPERTIES:
             if not definition.hidden:
                 seen_props.setdefault(definition.name, definition.width())
+    prop_width = len("PROPERTY")
+    value_width = len("VALUE")
     for canonical, width in seen_props.items():
         prop_width = max(prop_width, len(canonical))
         value_width = max(value_width, width)
-    if not lines:
-        return ""
-    widths = {
+    return {
         "name": name_width,
         "property": prop_width,
         "value": value_width,
@@ -150,6 +171,13 @@ def format_get(
         # zprop_print_headers only widens SOURCE when a name is wider than "NAME".
         "source": name_width + len("inherited from") if name_width > 4 else len("SOURCE"),
     }
+
+
+def _render_get(
+    lines: Sequence[_GetLine], columns: Sequence[str], widths: dict[str, int], *, scripted: bool
+) -> str:
+    """The header (unless ``-H``) and the lines, in ``columns``: two spaces between padded
+    columns, or tabs with ``-H``; the last column never padded."""
     out: list[str] = []
     last = len(columns) - 1
     if not scripted:

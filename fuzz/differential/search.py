@@ -129,45 +129,8 @@ def search(
     budget = examples if examples is not None else (10**9 if seconds else DEFAULT_EXAMPLES)
     start = time.monotonic()
     deadline = start + seconds if seconds else None
-    tried: dict[K, tuple[T, str | None]] = {}
-    best: list[K] = []
-    state = {"shrink_until": 0.0}
-
-    def disagrees(item: K) -> bool:
-        known = tried.get(item)
-        if known is not None:
-            return known[1] is not None
-        now = time.monotonic()
-        if out.first is not None:
-            if now > state["shrink_until"]:
-                # Shrink budget spent. Returning False would let Hypothesis walk all its
-                # remaining shrink passes (minutes of bookkeeping on long inputs).
-                raise _Enough
-            out.shrink_trials += 1
-        elif deadline is not None and now > deadline:
-            raise _OutOfTime
-        result = run(item)
-        headline = verdict(result)
-        tried[item] = (result, headline)
-        out.trials += 1
-        explained = explained_by(result) if headline is None else None
-        if explained is not None:
-            if report and not any(k.row == explained[0] for k in out.known):
-                report(f"known deviation in trial {out.trials}: {explained[0].section}; going on")
-            out.note_known(explained[0], result, explained[1])
-        if headline is not None and (not best or size(item) < size(best[0])):
-            best[:] = [item]
-            out.finding = result  # the smallest disagreement so far
-        if headline is not None and out.first is None:
-            out.first = result
-            state["shrink_until"] = time.monotonic() + shrink_seconds
-            if report:
-                report(f"disagreement after {out.trials} trial(s): {headline}; shrinking")
-        elif report and out.first is None and out.trials % 10 == 0:
-            spent = time.monotonic() - start
-            report(f"{out.trials} {noun}, no disagreement yet ({spent:.0f} s)")
-        return headline is not None
-
+    trials = _Trials(out, run, verdict, size, explained_by, report, noun, shrink_seconds,
+                     start, deadline)  # fmt: skip
     config = settings(
         max_examples=budget,
         database=database,
@@ -175,6 +138,7 @@ def search(
         phases=[*([Phase.reuse] if database is not None else []), Phase.generate, Phase.shrink],
         suppress_health_check=list(HealthCheck),
     )
+    disagrees = trials.disagrees
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", HypothesisWarning)  # long reprs of big inputs
@@ -182,12 +146,78 @@ def search(
                 minimal = find(strategy, disagrees, settings=config, random=random.Random(seed))
             else:
                 minimal = _find_sharing(strategy, disagrees, config, seed, database, database_key)
-        out.finding = tried[minimal][0]
+        out.finding = trials.tried[minimal][0]
     except (NoSuchExample, Unsatisfiable, _OutOfTime, _Enough):
         pass  # out.finding: the smallest disagreement seen, if any
     finally:
         out.seconds = time.monotonic() - start
     return out
+
+
+@dataclass
+class _Trials(Generic[K, T]):
+    """The condition :func:`search` hands Hypothesis (:meth:`disagrees`), with what it keeps
+    between calls: every trial by input (so none runs twice), the smallest disagreement, and
+    the budgets (search until ``deadline``, then ``shrink_seconds`` after the first
+    disagreement)."""
+
+    out: FuzzReport[T]
+    run: Callable[[K], T]
+    verdict: Callable[[T], str | None]
+    size: Callable[[K], tuple[int, ...]]
+    explained_by: Callable[[T], tuple[Deviation, str] | None]
+    report: Reporter | None
+    noun: str
+    shrink_seconds: float
+    start: float
+    deadline: float | None
+    tried: dict[K, tuple[T, str | None]] = field(default_factory=dict)
+    best: list[K] = field(default_factory=list)
+    shrink_until: float = 0.0
+
+    def disagrees(self, item: K) -> bool:
+        """Whether ``item``'s trial disagrees; raises :class:`_OutOfTime` / :class:`_Enough`
+        when the search / shrink budget is spent."""
+        known = self.tried.get(item)
+        if known is not None:
+            return known[1] is not None
+        out = self.out
+        now = time.monotonic()
+        if out.first is not None:
+            if now > self.shrink_until:
+                # Shrink budget spent. Returning False would let Hypothesis walk all its
+                # remaining shrink passes (minutes of bookkeeping on long inputs).
+                raise _Enough
+            out.shrink_trials += 1
+        elif self.deadline is not None and now > self.deadline:
+            raise _OutOfTime
+        result = self.run(item)
+        headline = self.verdict(result)
+        self.tried[item] = (result, headline)
+        out.trials += 1
+        self._record(item, result, headline)
+        return headline is not None
+
+    def _record(self, item: K, result: T, headline: str | None) -> None:
+        """Count a known deviation, keep the smallest disagreement, start the shrink budget
+        at the first one, and report progress."""
+        out, report = self.out, self.report
+        explained = self.explained_by(result) if headline is None else None
+        if explained is not None:
+            if report and not any(k.row == explained[0] for k in out.known):
+                report(f"known deviation in trial {out.trials}: {explained[0].section}; going on")
+            out.note_known(explained[0], result, explained[1])
+        if headline is not None and (not self.best or self.size(item) < self.size(self.best[0])):
+            self.best[:] = [item]
+            out.finding = result  # the smallest disagreement so far
+        if headline is not None and out.first is None:
+            out.first = result
+            self.shrink_until = time.monotonic() + self.shrink_seconds
+            if report:
+                report(f"disagreement after {out.trials} trial(s): {headline}; shrinking")
+        elif report and out.first is None and out.trials % 10 == 0:
+            spent = time.monotonic() - self.start
+            report(f"{out.trials} {self.noun}, no disagreement yet ({spent:.0f} s)")
 
 
 class _Found(Exception):

@@ -1,7 +1,8 @@
 """JSON defects (§json, §msg): how messages are decoded and encoded.
 
-Decoding goes through :mod:`bytestreamrpc.gojson` (``GoStruct.lookup`` matches keys,
-``_apply`` stores a parsed value into a Go type, ``_apply_uint`` checks integer ranges);
+Decoding goes through :mod:`bytestreamrpc.gojson` (``GoStruct.lookup`` matches keys; in
+:mod:`bytestreamrpc.gojson.decoder`, ``_apply`` stores a parsed value into a Go type,
+``_apply_uint`` checks integer ranges);
 encoding through :func:`bytestreamrpc.messages.encode_message`,
 :func:`~bytestreamrpc.messages.encode_filesystems` and
 :func:`~bytestreamrpc.messages.encode_versions`, which the connection looks up on the
@@ -15,8 +16,8 @@ import dataclasses
 import json
 from collections.abc import Callable, Sequence
 
-from bytestreamrpc import gojson, messages
-from bytestreamrpc.gojson import GoStruct, GoType, GoUint
+from bytestreamrpc import messages
+from bytestreamrpc.gojson import GoField, GoStruct, GoType, GoUint, decoder
 from bytestreamrpc.messages import DatasetPath, FilesystemVersion
 
 from .registry import mutant, replace
@@ -38,24 +39,24 @@ def _rewrite_all_json(rewrite: Rewrite) -> None:
 
 
 def _wrap_apply(
-    before: Callable[[GoType, object, object, gojson._Ctx, gojson._Errors], object | None],
+    before: Callable[[GoType, object, object, decoder._Ctx, decoder._Errors], object | None],
 ) -> None:
-    """Run ``before(t, node, cur, ctx, errs)`` ahead of every ``gojson._apply`` step.
+    """Run ``before(t, node, cur, ctx, errs)`` ahead of every ``decoder._apply`` step.
 
     ``before`` returns a replacement node, or ``None`` to keep the node as it is.
     """
-    apply = gojson._apply
+    apply = decoder._apply
 
     def wrapped(
-        t: GoType, node: object, cur: object, ctx: gojson._Ctx, errs: gojson._Errors
+        t: GoType, node: object, cur: object, ctx: decoder._Ctx, errs: decoder._Errors
     ) -> object:
         new = before(t, node, cur, ctx, errs)
         return apply(t, node if new is None else new, cur, ctx, errs)
 
-    replace(gojson, "_apply", wrapped)
+    replace(decoder, "_apply", wrapped)
 
 
-def _set_first_error(errs: gojson._Errors, text: str) -> None:
+def _set_first_error(errs: decoder._Errors, text: str) -> None:
     if errs.first is None:
         errs.first = text
 
@@ -71,7 +72,9 @@ def _set_first_error(errs: gojson._Errors, text: str) -> None:
     family="json",
 )
 def _rejects_unknown_keys() -> None:
-    def check(t: GoType, node: object, cur: object, ctx: gojson._Ctx, errs: gojson._Errors) -> None:
+    def check(
+        t: GoType, node: object, cur: object, ctx: decoder._Ctx, errs: decoder._Errors
+    ) -> None:
         if isinstance(t, GoStruct) and type(node) is tuple:
             for key, _value in node:
                 if t.lookup(key) is None:
@@ -90,7 +93,9 @@ def _rejects_unknown_keys() -> None:
     family="json",
 )
 def _null_rejected() -> None:
-    def check(t: GoType, node: object, cur: object, ctx: gojson._Ctx, errs: gojson._Errors) -> None:
+    def check(
+        t: GoType, node: object, cur: object, ctx: decoder._Ctx, errs: decoder._Errors
+    ) -> None:
         if node is None:
             _set_first_error(errs, f"json: cannot unmarshal null into Go value of type {t.go_name}")
         return None
@@ -107,15 +112,17 @@ def _null_rejected() -> None:
     family="json",
 )
 def _uint_wraps() -> None:
-    apply_uint = gojson._apply_uint
+    apply_uint = decoder._apply_uint
 
-    def wrapping(t: GoUint, node: object, cur: int, ctx: gojson._Ctx, errs: gojson._Errors) -> int:
+    def wrapping(
+        t: GoUint, node: object, cur: int, ctx: decoder._Ctx, errs: decoder._Errors
+    ) -> int:
         if isinstance(node, str) and node.isdigit():
             return int(node) % (1 << t.bits)
         result: int = apply_uint(t, node, cur, ctx, errs)
         return result
 
-    replace(gojson, "_apply_uint", wrapping)
+    replace(decoder, "_apply_uint", wrapping)
 
 
 @mutant(
@@ -127,7 +134,7 @@ def _uint_wraps() -> None:
     expect="NON-STRICT",
 )
 def _case_sensitive() -> None:
-    def lookup(self: GoStruct, key: str) -> gojson.GoField | None:
+    def lookup(self: GoStruct, key: str) -> GoField | None:
         return self._exact.get(key)
 
     replace(GoStruct, "lookup", lookup)
@@ -143,7 +150,7 @@ def _case_sensitive() -> None:
 )
 def _first_duplicate_wins() -> None:
     def first_only(
-        t: GoType, node: object, cur: object, ctx: gojson._Ctx, errs: gojson._Errors
+        t: GoType, node: object, cur: object, ctx: decoder._Ctx, errs: decoder._Errors
     ) -> object:
         if not (isinstance(t, GoStruct) and type(node) is tuple):
             return None
