@@ -24,6 +24,7 @@ from bytestreamrpc.messages import (
     ProtocolVersionRequest,
     PullMeRequest,
 )
+from iut.process import ExitStatus
 
 from ..catalog import case
 from ..context import CaseContext, LiveSession
@@ -42,7 +43,7 @@ from ..scripted import (
     wrong_type_fault,
 )
 from ..setups import SINK_TARGET, VISIBLE
-from ..targets import Command, ProcInfo
+from ..targets import Command
 from ..wire import show_json
 
 F = "client"
@@ -57,7 +58,7 @@ Listing = dict[str, list[tuple[str, str, int]]]
 @dataclass
 class ClientRun:
     server: ScriptedServer
-    info: ProcInfo
+    info: ExitStatus
     before: Listing
     after: Listing
     live: LiveSession
@@ -122,12 +123,12 @@ def expect_exit(ctx: CaseContext, run: ClientRun, ok: bool, why: str) -> None:
     info = run.info
     if info.kind == "timeout":
         ctx.must(
-            f"the client did not finish within the case timeout ({why})", "exit", info.description
+            f"the client did not finish within the case timeout ({why})", "exit", info.describe()
         )
     elif info.kind == "signal":
-        ctx.must(f"the client died from a signal ({why})", "exit", info.description)
+        ctx.must(f"the client died from a signal ({why})", "exit", info.describe())
     elif ok and info.returncode != 0:
-        ctx.must(f"the job should succeed: {why}", "exit 0", info.description)
+        ctx.must(f"the job should succeed: {why}", "exit 0", info.describe())
     elif not ok and info.returncode == 0:
         ctx.must(f"the job reported success although {why}", "a non-zero exit", "exit 0")
 
@@ -609,7 +610,7 @@ def _fsv_null(ctx: CaseContext) -> None:
     )
     expect_untouched(ctx, run, "the server listed no versions")
     if run.info.kind in ("signal", "timeout"):
-        ctx.must("the client crashed or hung on a null list", "exit", run.info.description)
+        ctx.must("the client crashed or hung on a null list", "exit", run.info.describe())
 
 
 @ccase(
@@ -627,7 +628,7 @@ def _fsv_unsorted(ctx: CaseContext) -> None:
         ctx, faults={"FILESYSTEM_VERSIONS": raw_body_fault(ResponseType.FILESYSTEM_DIFF, body)}
     )
     if run.info.kind in ("signal", "timeout"):
-        ctx.should("the client crashed or hung on an unsorted list", "exit", run.info.description)
+        ctx.should("the client crashed or hung on an unsorted list", "exit", run.info.describe())
     if run.transfers():
         ctx.should(
             "a transfer was requested from an unsorted version list",
@@ -735,7 +736,7 @@ def _stall(ctx: CaseContext) -> None:
     ctx.deadline = min(ctx.deadline, time.monotonic() + 1.5)
     run = run_client(ctx, faults={"FILESYSTEM": stall_fault()})
     if getattr(run.server, "client_gave_up", False):
-        ctx.note(f"the client gave up by itself ({run.info.description})")
+        ctx.note(f"the client gave up by itself ({run.info.describe()})")
     else:
         ctx.note(
             "the client was still waiting after 1 s (like the original, which had no timeouts)"
