@@ -7,9 +7,9 @@ Layers, bottom up:
   per-case wire log (rendered in the recordings' transcript format);
 * :mod:`.setups`, :mod:`.facts` — the profiles and fixtures cases use, and what a fixture
   holds (names, GUIDs, the exact ``zfs send`` streams);
-* :mod:`.targets` — the implementation under test: processes started through :mod:`iut`, our
-  reference in-process, or forked from :mod:`.forkserver` (client cases reach the suite
-  through :mod:`iut.relay`);
+* :mod:`.targets` — the implementation under test: processes started through :mod:`iut`
+  (exec'd, or forked from :mod:`iut.forkserver`), or our reference in-process (client cases
+  reach the suite through :mod:`iut.relay`);
 * :mod:`.context`, :mod:`.exchange`, :mod:`.judge`, :mod:`.scripted` — running a case:
   scripts against a server, the differential comparison with the reference, the suite as a
   scripted server for client cases;

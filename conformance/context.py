@@ -15,12 +15,13 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from bytestreamrpc.deviations import Deviation, Observed, explain
+from iut.process import ExitStatus
 
 from .exchange import Exchange, Script, converse
 from .facts import FixtureFacts
 from .model import Case, Finding, Level, Setup
 from .setups import profile as named_profile
-from .targets import Command, ProcInfo, Session, StartSpec, Target
+from .targets import Command, Session, StartSpec, Target
 from .wirelog import LoggedTransport, WireLog
 
 ORACLE_TIMEOUT = 20.0
@@ -81,14 +82,15 @@ class LiveSession:
             self._transport = LoggedTransport(inner, self.log)
         return self._transport
 
-    def finish(self, grace: float | None = None) -> ProcInfo:
+    def finish(self, grace: float | None = None) -> ExitStatus:
         """End the process (waiting up to ``grace`` s, default: what the case has left)."""
-        if self.session.info is None:
+        if self.session.status is None:
             wait = self.ctx.remaining() if grace is None else min(grace, self.ctx.remaining())
-            info = self.session.finish(max(wait, 0.2))
-            if info.kind == "timeout":
-                self.log.mark(f"{self.label}: killed ({info.description})")
-        return self.session.info  # type: ignore[return-value]
+            status = self.session.finish(max(wait, 0.2))
+            if status.kind == "timeout":
+                self.log.mark(f"{self.label}: killed ({status.describe()})")
+            return status
+        return self.session.status
 
     @property
     def state(self) -> str:
@@ -230,7 +232,7 @@ class CaseContext:
         close: bool = True,
         quiet: float | None = None,
         setup: Setup | None = None,
-    ) -> tuple[Exchange, ProcInfo]:
+    ) -> tuple[Exchange, ExitStatus]:
         """Run ``script`` against a fresh server of the implementation; end the process."""
         live = self.start("server", setup)
         ex = converse(live.transport, script, self.deadline, close=close, quiet=quiet)
@@ -244,7 +246,7 @@ class CaseContext:
         close: bool = True,
         quiet: float | None = None,
         setup: Setup | None = None,
-    ) -> tuple[Exchange, ProcInfo]:
+    ) -> tuple[Exchange, ExitStatus]:
         """The same against our reference, in-process: the expected answer.
 
         Memoised per case and script: the expected answer does not depend on the
@@ -267,9 +269,9 @@ class CaseContext:
         return ex, info
 
     # ------------------------------------------------------------------ end
-    def finish_all(self) -> list[ProcInfo]:
+    def finish_all(self) -> list[ExitStatus]:
         """End every session (the runner calls this); returns their statuses in order."""
-        out: list[ProcInfo] = []
+        out: list[ExitStatus] = []
         for live in self.sessions:
             out.append(live.finish(max(0.2, min(2.0, self.remaining()))))
         for session in self._oracle_sessions:

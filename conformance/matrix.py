@@ -4,7 +4,7 @@
 against every mutant implementation of ``tests/mutants`` and prints the matrix; ``--update``
 rewrites it in docs/CONFORMANCE.md between the markers, ``--check`` exits 1 when the
 committed matrix differs. Mutants are Python, so their processes are forked from a
-:class:`~conformance.forkserver.ForkServer` (the start-up of an interpreter per connection
+:class:`~iut.forkserver.ForkServer` (the start-up of an interpreter per connection
 would make this run take the better part of an hour); the expected answers are computed once
 and shared by all mutants. A cell counts the FAIL (``F``) and NON-STRICT (``n``) verdicts of
 that family; ``·`` is none, ``—`` a family of the other role (not run: the defect lives in
@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from iut.forkserver import ForkServer
+
 from .catalog import all_cases
-from .forkserver import ForkServer
 from .model import FAMILIES, Case, Role, Verdict
 from .runner import Runner, RunOptions, new_fixture_cache
 from .targets import ForkServerTarget

@@ -23,6 +23,7 @@ from typing import cast
 
 from bytestreamrpc.deviations import Observed
 from iut import FixtureCache, IUTSpec
+from iut.process import ExitStatus
 
 from .context import CaseContext, CaseError
 from .facts import FixtureFacts
@@ -33,7 +34,6 @@ from .targets import (
     Command,
     InProcessTarget,
     ProcessTarget,
-    ProcInfo,
     StartSpec,
     Target,
 )
@@ -204,7 +204,12 @@ class Runner:
         return result
 
     def _finalise(
-        self, case: Case, ctx: CaseContext, result: CaseResult, infos: list[ProcInfo], internal: str
+        self,
+        case: Case,
+        ctx: CaseContext,
+        result: CaseResult,
+        infos: list[ExitStatus],
+        internal: str,
     ) -> None:
         result.findings = list(ctx.findings)
         result.notes = list(ctx.notes)
@@ -224,9 +229,9 @@ class Runner:
                 )
                 logs.append(head + "\n".join(lines))
                 hexes.append(head + live.log.hexdump())
-            statuses.append(info.description)
-            if info.stderr.strip():
-                errs.append(head + info.stderr)
+            statuses.append(info.describe())
+            if live.session.stderr.strip():
+                errs.append(head + live.session.stderr)
         result.wire_log = "\n".join(logs)
         result.wire_log_hex = "\n".join(hexes)
         result.stderr = "\n".join(errs)
@@ -236,7 +241,7 @@ class Runner:
             result.reason = "internal error in the suite while running this case"
             result.notes.append(internal)
             return
-        if any(info.unimplemented for info in infos):
+        if any(info.kind == "unimplemented" for info in infos):
             result.verdict = Verdict.UNIMPLEMENTED
             result.reason = "the implementation exited 89 (not implemented)"
             return

@@ -4,11 +4,12 @@ A :class:`Target` starts one *session* per connection a case needs: a server ses
 out the server's end of the connection at once, a client session (``pull`` / ``push``)
 waits for the implementation to connect back through ``{connect}``. Either way the session
 owns a sandbox whose fake ZFS state the case may inspect after :meth:`Session.finish`, which
-ends the process (killing it after the time the case has left) and reports its exit status
-and stderr.
+ends the process (killing it after the time the case has left) and reports its
+:class:`~iut.process.ExitStatus` (its stderr is then :attr:`Session.stderr`).
 
 * :class:`ProcessTarget` starts commands of an IUT description through :mod:`iut`, exactly
-  as the contract says.
+  as the contract says; :class:`ForkServerTarget` is one whose Python commands are forked
+  from a :class:`~iut.forkserver.ForkServer` instead of exec'd.
 * :class:`InProcessTarget` runs our reference (``bytestreamrpc.server.Server`` with the
   reference handler, or the reference pull/push job) in a thread over an in-memory pair.
   The differential oracle uses it for the expected results; tests use it as a fast IUT.
@@ -19,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import sys
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -32,27 +32,13 @@ from bytestreamrpc.transport import MemoryTransport, Transport, memory_pair
 from fakes.profile import profile_from_obj
 from fakes.reference import Reference
 from fakes.zfs import FakeZfs
-from iut import ConnectListener, FixtureCache, IUTSpec, Running, Sandbox, start_client, start_server
-from iut.process import UNIMPLEMENTED_EXIT
-from iut.spec import render_command
+from iut import FixtureCache, IUTSpec, Running, Sandbox, start_client, start_server
+from iut.forkserver import ForkServer
+from iut.process import ExitStatus, Spawn, launch
 
 from .setups import fixture_path
 
 Command = Literal["server", "pull", "push"]
-
-
-@dataclass(frozen=True)
-class ProcInfo:
-    """How one implementation process ended."""
-
-    returncode: int | None
-    kind: str  # ok | failed | signal | timeout | unimplemented
-    description: str
-    stderr: str = ""
-
-    @property
-    def unimplemented(self) -> bool:
-        return self.kind == "unimplemented"
 
 
 @dataclass(frozen=True)
@@ -71,7 +57,9 @@ class Session(ABC):
         self.command = command
         self.state = state
         self.sandbox_dir = sandbox_dir
-        self.info: ProcInfo | None = None
+        self.status: ExitStatus | None = None
+        self.stderr = ""
+        """What the implementation wrote to stderr (its log), once :meth:`finish` ended it."""
 
     @property
     @abstractmethod
@@ -83,8 +71,8 @@ class Session(ABC):
         """The connection a client session opens to us (waits up to ``timeout``)."""
 
     @abstractmethod
-    def finish(self, timeout: float) -> ProcInfo:
-        """Close our ends, wait up to ``timeout`` (then kill); idempotent."""
+    def finish(self, timeout: float) -> ExitStatus:
+        """Close our ends, wait up to ``timeout`` (then kill), keep stderr; idempotent."""
 
     def cleanup(self) -> None:
         """Remove the sandbox (after the case has inspected the state)."""
@@ -129,13 +117,11 @@ class _ProcessSession(Session):
     def accept(self, timeout: float) -> Transport:
         return self.running.accept(timeout)
 
-    def finish(self, timeout: float) -> ProcInfo:
-        if self.info is None:
-            status = self.running.close(max(timeout, 0.05))
-            self.info = ProcInfo(
-                status.returncode, status.kind, status.describe(), self.running.stderr
-            )
-        return self.info
+    def finish(self, timeout: float) -> ExitStatus:
+        if self.status is None:
+            self.status = self.running.close(max(timeout, 0.05))
+            self.stderr = self.running.stderr
+        return self.status
 
 
 def _key(command: Command, setup: StartSpec) -> str:
@@ -153,9 +139,13 @@ class ProcessTarget(Target):
 
     spec: IUTSpec
 
-    def __init__(self, spec: IUTSpec, cache: FixtureCache | None = None) -> None:
+    def __init__(
+        self, spec: IUTSpec, cache: FixtureCache | None = None, *, spawn: Spawn = launch
+    ) -> None:
         self.spec = spec
         self.name = spec.name
+        self.spawn = spawn
+        """How its processes are created (exec'd, or forked by a fork server)."""
         self._own_cache = cache is None
         self.cache = cache if cache is not None else FixtureCache()
         self._lock = threading.Lock()
@@ -197,6 +187,7 @@ class ProcessTarget(Target):
                 profile=setup.profile,
                 identity=setup.identity,
                 keep=True,
+                spawn=self.spawn,
             )
             return _ProcessSession(command, running)
         running = start_client(
@@ -207,6 +198,7 @@ class ProcessTarget(Target):
             profile=setup.profile,
             identity=setup.identity,
             keep=True,
+            spawn=self.spawn,
         )
         return _ProcessSession(command, running)
 
@@ -329,27 +321,19 @@ class _ThreadSession(Session):
     def accept(self, timeout: float) -> Transport:
         return self._ours
 
-    def finish(self, timeout: float) -> ProcInfo:
-        if self.info is None:
+    def finish(self, timeout: float) -> ExitStatus:
+        if self.status is None:
             self._ours.close()
             assert self._thread is not None
             self._thread.join(max(timeout, 0.05))
-            if self._thread.is_alive():
-                self.info = ProcInfo(None, "timeout", "still running after its timeout")
+            if self._thread.is_alive():  # a thread cannot be killed: no exit code
+                self.status = ExitStatus(None, timed_out=True)
             else:
-                code = self._code if self._code is not None else 1
-                kind = (
-                    "ok"
-                    if code == 0
-                    else "unimplemented"
-                    if code == UNIMPLEMENTED_EXIT
-                    else ("failed")
-                )
+                self.status = ExitStatus(self._code if self._code is not None else 1)
                 logs = THREAD_LOGS.close_buffer(self._thread.name)
-                err = "\n".join(x for x in (logs, self._error) if x)
-                self.info = ProcInfo(code, kind, f"exit {code}", err)
+                self.stderr = "\n".join(x for x in (logs, self._error) if x)
                 self._zfs.close()
-        return self.info
+        return self.status
 
 
 class InProcessTarget(Target):
@@ -410,124 +394,14 @@ def _reference_job(
 # --------------------------------------------------------------------------- fork server
 
 
-class _ForkSession(Session):
-    """A process forked by the fork server: a server (stdio over pipes) or a client
-    (connecting back through ``{connect}``); stderr goes to a file."""
-
-    def __init__(
-        self,
-        command: Command,
-        sandbox: Sandbox,
-        child: Any,
-        stderr: Path,
-        *,
-        transport: Any = None,
-        listener: ConnectListener | None = None,
-    ) -> None:
-        super().__init__(command, sandbox.state, sandbox.dir)
-        self._child = child
-        self._transport = transport
-        self._listener = listener
-        self._stderr = stderr
-
-    @property
-    def transport(self) -> Transport:
-        if self._transport is None:
-            raise RuntimeError("a client session has no stdio transport (use accept())")
-        return self._transport  # type: ignore[no-any-return]
-
-    def accept(self, timeout: float) -> Transport:
-        if self._listener is None:
-            raise RuntimeError("a server session has no connection to accept")
-        return self._listener.accept(timeout)
-
-    def finish(self, timeout: float) -> ProcInfo:
-        if self.info is None:
-            if self._transport is not None:
-                self._transport.close()
-            code = self._child.wait(max(timeout, 0.05))
-            timed_out = code is None
-            if timed_out:
-                self._child.kill()
-                code = self._child.wait(5.0)
-            if self._listener is not None:
-                self._listener.close()
-            from iut.process import ExitStatus
-
-            status = ExitStatus(code if code is not None else -9, timed_out)
-            try:
-                err = self._stderr.read_text(encoding="utf-8", errors="replace")[-65536:]
-            except OSError:
-                err = ""
-            self.info = ProcInfo(status.returncode, status.kind, status.describe(), err)
-        return self.info
-
-
 class ForkServerTarget(ProcessTarget):
     """A :class:`ProcessTarget` whose ``python -m MODULE`` commands are forked from a
-    :class:`~conformance.forkserver.ForkServer` that imported the implementation once
-    (Python implementations only; other commands start as ordinary processes)."""
+    :class:`~iut.forkserver.ForkServer` that imported the implementation once (Python
+    implementations only; other commands start as ordinary processes). Everything but
+    creating the process is :mod:`iut.launcher`'s, as for any other target."""
 
-    def __init__(self, spec: IUTSpec, server: Any, cache: FixtureCache | None = None) -> None:
-        super().__init__(spec, cache)
+    def __init__(
+        self, spec: IUTSpec, server: ForkServer, cache: FixtureCache | None = None
+    ) -> None:
+        super().__init__(spec, cache, spawn=server.launch)
         self.server = server
-
-    def _launch(self, command: Command, setup: StartSpec) -> Session:
-        template = self.spec.command(command)
-        if list(template[:2]) != [sys.executable, "-m"]:
-            return super()._launch(command, setup)
-        import os
-
-        from bytestreamrpc.transport import FdTransport
-
-        sandbox = Sandbox(
-            self.cache,
-            fixture=fixture_path(setup.fixture),
-            profile=setup.profile,
-            identity=setup.identity,
-            keep=True,
-        )
-        listener: ConnectListener | None = None
-        connect: list[str] | None = None
-        if command != "server":
-            listener = ConnectListener(sandbox.dir)
-            connect = listener.command()
-        argv = render_command(
-            template, sandbox.placeholders(connect), what=f"{self.spec.origin}: {command}"
-        )
-        env = sandbox.environment(self.spec.env, connect=connect)
-        stderr_path = sandbox.dir / "stderr.txt"
-        mine: list[int] = []
-        theirs: list[int] = []
-        try:
-            if command == "server":
-                stdin_r, stdin_w = os.pipe()
-                stdout_r, stdout_w = os.pipe()
-                mine += [stdout_r, stdin_w]
-                theirs += [stdin_r, stdout_w]
-            else:
-                theirs.append(os.open(os.devnull, os.O_RDONLY))
-                theirs.append(
-                    os.open(
-                        sandbox.dir / "stdout.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644
-                    )
-                )
-            theirs.append(os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
-            child = self.server.spawn(
-                argv[2:], env, str(sandbox.dir), (theirs[0], theirs[1], theirs[2])
-            )
-        except BaseException:
-            for fd in mine:
-                os.close(fd)
-            if listener is not None:
-                listener.close()
-            shutil.rmtree(sandbox.dir, ignore_errors=True)
-            raise
-        finally:
-            for fd in theirs:
-                os.close(fd)
-        if command == "server":
-            return _ForkSession(
-                command, sandbox, child, stderr_path, transport=FdTransport(mine[0], mine[1])
-            )
-        return _ForkSession(command, sandbox, child, stderr_path, listener=listener)

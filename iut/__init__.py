@@ -9,7 +9,10 @@ case's fixture, a ``zfs`` command that is ``fake-zfs`` first on ``PATH``, and th
 JSON in
 ``ZREPL_CONFORMANCE_PROFILE``. :mod:`iut.process` starts the process, hands out its stdio as
 a transport, captures stderr, enforces a timeout on the whole process group, and reports exit
-code 89 as *unimplemented*. :mod:`iut.launcher` puts these together in one call.
+code 89 as *unimplemented*. :mod:`iut.launcher` puts these together in one call, with one
+hook, how the process is created: exec'd (:func:`launch`), or forked from a fork server that
+imported a Python implementation once (:mod:`iut.forkserver`, not imported here: it is also
+the fork server's own ``python -m`` entry point).
 
 This package is the one place that knows how to start an implementation; the recordings
 replay engine, ``golden check`` and the conformance suite all go through it. It depends only
@@ -19,7 +22,7 @@ on :mod:`bytestreamrpc` (for transports) and the ``fake-zfs`` command.
 from .connect import ConnectListener, connect_command
 from .launcher import DEFAULT_TIMEOUT, Running, start_client, start_server
 from .preflight import preflight
-from .process import UNIMPLEMENTED_EXIT, ExitStatus, IUTProcess, ProcessTransport, launch
+from .process import UNIMPLEMENTED_EXIT, ExitStatus, IUTProcess, Spawn, launch
 from .sandbox import BUILTIN_FIXTURE, PROFILE_ENV, STATE_ENV, FixtureCache, IUTError, Sandbox
 from .spec import (
     IUTSpec,
@@ -42,9 +45,9 @@ __all__ = [
     "IUTError",
     "IUTProcess",
     "IUTSpec",
-    "ProcessTransport",
     "Running",
     "Sandbox",
+    "Spawn",
     "SpecError",
     "connect_command",
     "launch",

@@ -1,9 +1,12 @@
 """One call to start an implementation's server or client in a fresh sandbox.
 
 :func:`start_server` and :func:`start_client` combine the pieces of this package the way the
-contract prescribes (sandbox from fixture and profile, placeholders, environment, process
-group, stderr file) and return a :class:`Running` that owns all of them, so callers (replay,
-``golden check``, the conformance cases) cannot forget a step or leak a process.
+contract prescribes (sandbox from fixture and profile, ``{connect}`` listener, placeholders,
+environment, process group, stderr file) and return a :class:`Running` that owns all of them,
+so callers (replay, ``golden check``, the conformance cases) cannot forget a step or leak a
+process. Only creating the process is a hook (``spawn``, an :class:`~iut.process.Spawn`):
+:func:`~iut.process.launch` execs the command, a :class:`~iut.forkserver.ForkServer` forks
+it from a preloaded interpreter, and every other step is the same for both.
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ from typing import Literal
 
 from bytestreamrpc.transport import Transport
 
-from .connect import ConnectListener, connect_command
-from .process import ExitStatus, IUTProcess, launch
+from .connect import ConnectListener
+from .process import ExitStatus, IUTProcess, Spawn, launch
 from .sandbox import FixtureCache, IUTError, Sandbox
-from .spec import IUTSpec, SpecError, render_command
+from .spec import IUTSpec, render_command
 
 __all__ = ["DEFAULT_TIMEOUT", "Running", "start_client", "start_server"]
 
@@ -92,17 +95,12 @@ def start_server(
     profile: Mapping[str, object] | None = None,
     identity: str | None = None,
     keep: bool = False,
+    spawn: Spawn = launch,
 ) -> Running:
     """Start ``spec.server`` on a fresh sandbox; talk to it through ``.transport``."""
-    sandbox = Sandbox(cache, fixture=fixture, profile=profile, identity=identity, keep=keep)
-    try:
-        argv = render_command(spec.server, sandbox.placeholders(), what=f"{spec.origin}: server")
-        env = sandbox.environment(spec.env)
-        process = launch(argv, env=env, cwd=sandbox.dir)
-    except (SpecError, IUTError, OSError):
-        sandbox.close()
-        raise
-    return Running(spec, sandbox, process)
+    return _start(
+        spec, "server", cache, spawn, fixture=fixture, profile=profile, identity=identity, keep=keep
+    )
 
 
 def start_client(
@@ -114,23 +112,46 @@ def start_client(
     profile: Mapping[str, object] | None = None,
     identity: str | None = None,
     keep: bool = False,
+    spawn: Spawn = launch,
 ) -> Running:
     """Start ``spec.pull`` / ``spec.push`` with ``{connect}`` leading back to us.
 
     The caller then :meth:`Running.accept`-s the connection and plays the server on it;
-    ``{connect}`` is :func:`~iut.connect.connect_command` (the ssh-faithful relay). A client
-    that cannot be started leaves no sandbox behind, even with ``keep``.
+    ``{connect}`` is :func:`~iut.connect.connect_command` (the ssh-faithful relay).
+    """
+    return _start(
+        spec, role, cache, spawn, fixture=fixture, profile=profile, identity=identity, keep=keep
+    )
+
+
+def _start(
+    spec: IUTSpec,
+    role: Literal["server", "pull", "push"],
+    cache: FixtureCache,
+    spawn: Spawn,
+    *,
+    fixture: str | None,
+    profile: Mapping[str, object] | None,
+    identity: str | None,
+    keep: bool,
+) -> Running:
+    """The contract's steps around ``spawn``: sandbox, listener (clients), argv, env.
+
+    A process that cannot be started leaves no listener and no sandbox behind, even with
+    ``keep`` (there is nothing in it to inspect).
     """
     template = spec.command(role)
     sandbox = Sandbox(cache, fixture=fixture, profile=profile, identity=identity, keep=keep)
     listener: ConnectListener | None = None
     try:
-        listener = ConnectListener(sandbox.dir)
-        connect = connect_command(listener.address)
+        connect: list[str] | None = None
+        if role != "server":
+            listener = ConnectListener(sandbox.dir)
+            connect = listener.command()
         values = sandbox.placeholders(connect)
         argv = render_command(template, values, what=f"{spec.origin}: {role}")
         env = sandbox.environment(spec.env, connect=connect)
-        process = launch(argv, env=env, cwd=sandbox.dir, stdio=False)
+        process = spawn(argv, env=env, cwd=sandbox.dir, stdio=listener is None)
     except BaseException:
         if listener is not None:
             listener.close()

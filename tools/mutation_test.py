@@ -10,7 +10,7 @@ of ``bytestreamrpc/framing.py`` must not change how the suite reads the wire, no
 expected answers it compares with. The *implementation under test* is the reference as it
 is in ``DIR``: ``python -m tests.mutants reference serve|pull|push`` with ``DIR`` first on
 ``PYTHONPATH``, forked from one fork server that imported ``DIR``'s modules once
-(:mod:`conformance.forkserver`), so a case costs milliseconds, not an interpreter start.
+(:mod:`iut.forkserver`), so a case costs milliseconds, not an interpreter start.
 
 Exit status: 1 as soon as a case is FAIL, NON-STRICT or UNIMPLEMENTED (the mutant is
 killed; the case is printed), 0 when every case passes (the mutant survived; cases whose
@@ -32,11 +32,11 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from conformance.catalog import all_cases  # noqa: E402
-from conformance.forkserver import ForkServer  # noqa: E402
 from conformance.matrix import PRELOAD  # noqa: E402
 from conformance.model import Case, CaseResult, Verdict  # noqa: E402
 from conformance.runner import Runner, RunOptions, new_fixture_cache  # noqa: E402
 from conformance.targets import ForkServerTarget  # noqa: E402
+from iut.forkserver import ForkServer  # noqa: E402
 from iut.spec import IUTSpec  # noqa: E402
 from tests.mutants.specs import command  # noqa: E402
 

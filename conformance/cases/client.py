@@ -28,6 +28,7 @@ from fakes.mapping import parse_mapping
 from fakes.reference import ReferenceHandler
 from fakes.scripted import EndingKind, Fault, ScriptedServer, Seen, chooser
 from fakes.zfs import FakeZfs
+from iut.process import ExitStatus
 
 from ..catalog import case
 from ..context import CaseContext, LiveSession
@@ -44,7 +45,7 @@ from ..faults import (
 )
 from ..model import CaseFunc, Level, Role, Setup
 from ..setups import SINK_TARGET, VISIBLE
-from ..targets import Command, ProcInfo
+from ..targets import Command
 from ..wire import show_json
 
 F = "client"
@@ -63,7 +64,7 @@ SUITE_PULL_ACL = {"pool*": "ok"}
 @dataclass
 class ClientRun:
     server: ScriptedServer
-    info: ProcInfo
+    info: ExitStatus
     before: Listing
     after: Listing
     live: LiveSession
@@ -137,12 +138,12 @@ def expect_exit(ctx: CaseContext, run: ClientRun, ok: bool, why: str) -> None:
     info = run.info
     if info.kind == "timeout":
         ctx.must(
-            f"the client did not finish within the case timeout ({why})", "exit", info.description
+            f"the client did not finish within the case timeout ({why})", "exit", info.describe()
         )
     elif info.kind == "signal":
-        ctx.must(f"the client died from a signal ({why})", "exit", info.description)
+        ctx.must(f"the client died from a signal ({why})", "exit", info.describe())
     elif ok and info.returncode != 0:
-        ctx.must(f"the job should succeed: {why}", "exit 0", info.description)
+        ctx.must(f"the job should succeed: {why}", "exit 0", info.describe())
     elif not ok and info.returncode == 0:
         ctx.must(f"the job reported success although {why}", "a non-zero exit", "exit 0")
 
@@ -621,7 +622,7 @@ def _fsv_null(ctx: CaseContext) -> None:
     )
     expect_untouched(ctx, run, "the server listed no versions")
     if run.info.kind in ("signal", "timeout"):
-        ctx.must("the client crashed or hung on a null list", "exit", run.info.description)
+        ctx.must("the client crashed or hung on a null list", "exit", run.info.describe())
 
 
 @ccase(
@@ -639,7 +640,7 @@ def _fsv_unsorted(ctx: CaseContext) -> None:
         ctx, faults={"FILESYSTEM_VERSIONS": RawBody(ResponseType.FILESYSTEM_DIFF, body)}
     )
     if run.info.kind in ("signal", "timeout"):
-        ctx.should("the client crashed or hung on an unsorted list", "exit", run.info.description)
+        ctx.should("the client crashed or hung on an unsorted list", "exit", run.info.describe())
     if run.transfers():
         ctx.should(
             "a transfer was requested from an unsorted version list",
@@ -748,7 +749,7 @@ def _stall(ctx: CaseContext) -> None:
     stall = Stall()
     run = run_client(ctx, faults={"FILESYSTEM": stall})
     if stall.client_gave_up:
-        ctx.note(f"the client gave up by itself ({run.info.description})")
+        ctx.note(f"the client gave up by itself ({run.info.describe()})")
     else:
         ctx.note(
             "the client was still waiting after 1 s (like the original, which had no timeouts)"

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Final
 
 from bytestreamrpc.constants import RequestType
+from iut.process import ExitStatus
 
 from ..context import CaseContext
 from ..exchange import Exchange, Script
@@ -16,7 +17,6 @@ from ..facts import FixtureFacts
 from ..judge import DEFAULT, Rules, compare, observed
 from ..model import Level
 from ..setups import HIDDEN, VISIBLE
-from ..targets import ProcInfo
 from ..wire import go_json, request, version_obj
 
 RT = RequestType
@@ -52,7 +52,7 @@ def hidden_init_body(facts: FixtureFacts) -> bytes:
     return init_body(facts, HIDDEN, 0)
 
 
-def check_process(ctx: CaseContext, info: ProcInfo, ref: ProcInfo | None = None) -> None:
+def check_process(ctx: CaseContext, info: ExitStatus, ref: ExitStatus | None = None) -> None:
     """A server process ends on its own, not by a signal; its exit status is noted."""
     if info.kind == "signal" and info.returncode == -13:
         ctx.note(
@@ -63,11 +63,11 @@ def check_process(ctx: CaseContext, info: ProcInfo, ref: ProcInfo | None = None)
         ctx.must(
             "the server process died from a signal (§server.handler-crash: MUST NOT crash)",
             "a normal exit",
-            info.description,
+            info.describe(),
         )
     elif info.kind == "timeout":
         ctx.should(
-            "the server process did not exit after its connection ended", "exit", info.description
+            "the server process did not exit after its connection ended", "exit", info.describe()
         )
     elif (
         ref is not None

@@ -31,6 +31,7 @@ from typing import Final
 
 from bytestreamrpc.errors import ConnectionClosed, PeerTimeout
 from fakes.scripted import EndingKind
+from iut.process import ExitStatus
 
 from ..catalog import add, case
 from ..context import ORACLE_TIMEOUT, CaseContext
@@ -39,7 +40,6 @@ from ..faults import Holding, OkThenClose, Refusal
 from ..judge import DEFAULT, Rules, compare, observed
 from ..model import Case, Level, Role, Setup
 from ..setups import HIDDEN, VISIBLE
-from ..targets import ProcInfo
 from ..wire import ResponseFrame, chunked, go_json, parse_responses, request, version_obj
 from ..wirelog import LoggedTransport
 from .client import ClientRun, expect_exit, expect_untouched, run_client
@@ -163,7 +163,7 @@ def _run_continue(ctx: CaseContext, row: Held) -> None:
     script = row.script(ctx)
     live = ctx.start("server", row.setup)
     got, closed_early = held_continue(live.transport, script, ctx.deadline, row.answers, LINGER)
-    info: ProcInfo = live.finish(1.0 if got.closed else 0.3)
+    info: ExitStatus = live.finish(1.0 if got.closed else 0.3)
     oracle = ctx.start_reference_live("server", row.setup)
     ref, _ = held_continue(
         oracle.transport, script, time.monotonic() + ORACLE_TIMEOUT, row.answers, 0.0

@@ -279,7 +279,7 @@ def _connection(running: Running, stdio: bool, timeout: float) -> Transport | No
         try:
             return running.accept(0.1)
         except PeerTimeout:
-            if running.process.popen.poll() is not None or time.monotonic() > deadline:
+            if running.process.exited() or time.monotonic() > deadline:
                 return None
 
 

@@ -9,7 +9,7 @@ mutant × case-family matrix of docs/CONFORMANCE.md (every mutant against every 
 mutant gets a FAIL anywhere) must be current: it lists exactly these mutants, its rows for
 the harmless mutants equal what this run saw, and the family that caught each defect here
 shows it there. Mutant processes are forked from one fork server
-per worker (:mod:`conformance.forkserver`), so a case costs milliseconds, not an interpreter
+per worker (:mod:`iut.forkserver`), so a case costs milliseconds, not an interpreter
 start.
 """
 

@@ -1,10 +1,9 @@
-"""The suite's own building blocks: splitting wire bytes, verdicts, wire logs, the fork server."""
+"""The suite's own building blocks: splitting wire bytes, verdicts, wire logs."""
 
 from __future__ import annotations
 
 import os
 import struct
-import sys
 
 import pytest
 from hypothesis import given
@@ -12,7 +11,6 @@ from hypothesis import strategies as st
 
 from bytestreamrpc import framing, messages
 from bytestreamrpc.messages import ResponseHeader
-from conformance.forkserver import ForkServer
 from conformance.model import CaseResult, Finding, Level, Verdict, verdict_from_findings
 from conformance.wire import chunked, parse_responses, show_json, split_streams
 from conformance.wirelog import IN, OUT, WireLog, describe_stream
@@ -110,30 +108,6 @@ def test_wire_log_interleaves_directions_and_summarises_streams() -> None:
 def test_describe_stream_marks_a_cut_stream() -> None:
     (s,) = split_streams(_le(10) + b"abc")
     assert "EOF inside payload" in describe_stream(s)
-
-
-def test_fork_server_runs_a_module_on_given_descriptors(tmp_path: os.PathLike[str]) -> None:
-    server = ForkServer(["json"])
-    try:
-        r_in, w_in = os.pipe()
-        r_out, w_out = os.pipe()
-        child = server.spawn(["json.tool"], dict(os.environ), str(tmp_path), (r_in, w_out, 2))
-        os.close(r_in)
-        os.close(w_out)
-        os.write(w_in, b'{"a": [1,2]}')
-        os.close(w_in)
-        out = b""
-        while data := os.read(r_out, 4096):
-            out += data
-        os.close(r_out)
-        assert child.wait(10) == 0
-        assert b'"a": [' in out
-        bad = server.spawn(["no_such_module_xyz"], dict(os.environ), str(tmp_path), (0, 1, 2))
-        assert bad.wait(10) == 1
-    finally:
-        server.close()
-    assert server.process.returncode is not None
-    assert sys.executable  # the server ran under this interpreter
 
 
 def test_framing_helpers_agree_with_the_reference() -> None:

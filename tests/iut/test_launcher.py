@@ -271,6 +271,16 @@ def test_exit_kinds(tmp_path: Path, code: int, kind: str) -> None:
     assert not status.timed_out
 
 
+def test_an_exit_status_without_a_code_is_a_timeout() -> None:
+    """A reference thread that is still running has no code (it cannot be killed)."""
+    status = iut.ExitStatus(None, timed_out=True)
+    assert status.kind == "timeout"
+    assert status.describe() == "still running after its timeout"
+    assert iut.ExitStatus(-9, timed_out=True).describe() == "killed after its timeout"
+    with pytest.raises(ValueError, match="must be a timeout"):
+        iut.ExitStatus(None)
+
+
 def test_signal_exit(tmp_path: Path) -> None:
     proc = launch(
         [PY, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"],

@@ -45,7 +45,7 @@ def _write_error(ctx: CaseContext) -> None:
     live.log.mark("suite closed the connection in the middle of the answer")
     info = live.finish()
     if info.kind == "timeout":
-        ctx.must("the server did not stop after its peer went away", "exit", info.description)
+        ctx.must("the server did not stop after its peer went away", "exit", info.describe())
     check_process(ctx, info)
 
 

@@ -1,22 +1,25 @@
-"""A fork server for implementations written in Python: start-up paid once, not per case.
+"""A fork server for implementations written in Python: start-up paid once, not per process.
 
 A catalog run starts one process per connection; for a Python implementation most of each
-process's life is interpreter start-up and imports. :class:`ForkServer` starts one
-single-threaded helper process (``python -m conformance.forkserver SOCKET MODULE...``) that
-imports the implementation's modules once and then, per request, forks a child that runs
-``python -m MODULE ARGS...`` (via :mod:`runpy`) on the stdin/stdout/stderr file descriptors
-the suite passes over a Unix socket (``SCM_RIGHTS``), in its own session, with the
-environment and working directory of the request. The child is exactly what the command
-would have run, minus the start-up; its exit status comes back over the socket.
+process's life is interpreter start-up and imports (over the mutant matrix, most of an
+hour). :class:`ForkServer` starts one single-threaded helper process (``python -m
+iut.forkserver SOCKET MODULE...``) that imports the implementation's modules once and then,
+per request, forks a child that runs ``python -m MODULE ARGS...`` (via :mod:`runpy`) on the
+stdin/stdout/stderr file descriptors we pass over a Unix socket (``SCM_RIGHTS``), in its own
+session, with the environment and working directory of the request. The child is exactly
+what the command would have run, minus the start-up; its exit status comes back over the
+socket.
 
-:class:`~conformance.targets.ForkServerTarget` uses it for every ``server`` command of the
-form ``<this python> -m MODULE ...`` (the mutant implementations of the test-suite are
-such commands); anything else is started as an ordinary process.
+:meth:`ForkServer.launch` is a :class:`~iut.process.Spawn`: pass it as ``spawn`` to
+:func:`~iut.launcher.start_server` / :func:`~iut.launcher.start_client` and every command of
+the form ``<this python> -m MODULE ...`` (the mutant implementations of the test-suite are
+such commands) is forked, with the sandbox, ``{connect}``, descriptors and ending exactly as
+for an exec'd process; anything else is exec'd by :func:`~iut.process.launch`.
 
-Protocol (one connection per child): the suite sends one JSON object ``{"argv": [...],
-"env": {...}, "cwd": "..."}`` with three descriptors attached; the server answers
-``{"pid": N}\\n`` at once and ``{"exit": CODE}\\n`` when the child has ended (CODE negative
-for a signal, like :mod:`subprocess`).
+Protocol (one connection per child): we send one JSON object ``{"argv": [...], "env":
+{...}, "cwd": "..."}`` with three descriptors attached; the server answers ``{"pid": N}\\n``
+at once and ``{"exit": CODE}\\n`` when the child has ended (CODE negative for a signal, like
+:mod:`subprocess`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,13 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
+
+from bytestreamrpc.transport import FdTransport
+
+from .process import ChildStdio, IUTProcess, launch
+from .sandbox import IUTError
+
+__all__ = ["ForkServer", "ForkedProcess"]
 
 MAX_REQUEST: Final = 1 << 20
 
@@ -153,48 +163,62 @@ def _receive(conn: socket.socket) -> tuple[bytes, list[int]]:
     return msg, list(fds)
 
 
-class ForkedProcess:
-    """A child of the fork server, seen from the suite."""
+class ForkedProcess(IUTProcess):
+    """A child of the fork server. The fork server, not we, is its parent: it reaps the child
+    and reports the exit code over the request's socket, which is how we wait for it."""
 
-    def __init__(self, conn: socket.socket, pid: int) -> None:
-        self.conn = conn
-        self.pid = pid
-        self.returncode: int | None = None
-        self._buf = b""
+    def __init__(
+        self,
+        conn: socket.socket,
+        pid: int,
+        argv: Sequence[str],
+        stderr_path: Path,
+        transport: FdTransport | None,
+        pending: bytes = b"",
+    ) -> None:
+        super().__init__(pid, argv, stderr_path, transport)
+        self._conn = conn
+        self._buf = pending
+        self._code: int | None = None
 
-    def wait(self, timeout: float | None) -> int | None:
-        """The exit code, or ``None`` if still running after ``timeout`` seconds."""
-        if self.returncode is not None:
-            return self.returncode
+    def _await_exit(self, timeout: float | None) -> bool:
+        if self._code is not None:
+            return True
         deadline = None if timeout is None else time.monotonic() + timeout
         while b"\n" not in self._buf:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self.conn.settimeout(left)
+            self._conn.settimeout(left)
             try:
-                data = self.conn.recv(4096)
-            except TimeoutError:
-                return None
-            if not data:
-                self.returncode = -signal.SIGKILL
-                return self.returncode
+                data = self._conn.recv(4096)
+            except (TimeoutError, BlockingIOError):
+                return False
+            if not data:  # the fork server is gone, and with it the child
+                self._code = -signal.SIGKILL
+                self._conn.close()
+                return True
             self._buf += data
-        self.returncode = int(json.loads(self._buf.split(b"\n", 1)[0])["exit"])
-        self.conn.close()
-        return self.returncode
+        self._code = int(json.loads(self._buf.split(b"\n", 1)[0])["exit"])
+        self._conn.close()
+        return True
 
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
+    def _collect(self, timed_out: bool) -> int:
+        # Only a child that overstayed is killed: one that exited has been reaped by the
+        # fork server, so its pid (the group id) may already be someone else's.
+        if timed_out:
+            self._kill_group()
+        if self._await_exit(5.0) and self._code is not None:
+            return self._code
+        return -signal.SIGKILL
 
 
 class ForkServer:
-    """The suite's handle on one fork-server process."""
+    """Our handle on one fork-server process; :meth:`launch` is its :class:`~iut.process.Spawn`."""
 
     def __init__(self, preload: Sequence[str], *, env: Mapping[str, str] | None = None) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="zrepl-forkserver-")
         self.path = str(Path(self._dir.name) / "fork.sock")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "conformance.forkserver", self.path, *preload],
+            [sys.executable, "-m", "iut.forkserver", self.path, *preload],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=dict(env) if env is not None else None,
@@ -203,30 +227,54 @@ class ForkServer:
         line = self.process.stdout.readline()
         if line.strip() != b"ready":
             self.close()
-            raise RuntimeError(f"the fork server did not start (said {line!r})")
+            raise IUTError(f"the fork server did not start (said {line!r})")
 
-    def spawn(
+    @staticmethod
+    def forks(argv: Sequence[str]) -> bool:
+        """Whether :meth:`launch` forks ``argv``: ``<this python> -m MODULE ...``."""
+        return len(argv) > 2 and list(argv[:2]) == [sys.executable, "-m"]
+
+    def launch(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        cwd: str | Path,
+        stdio: bool = True,
+        stderr_path: str | Path | None = None,
+    ) -> IUTProcess:
+        """:func:`~iut.process.launch`, except that ``python -m MODULE ...`` is forked."""
+        if not self.forks(argv):
+            return launch(argv, env=env, cwd=cwd, stdio=stdio, stderr_path=stderr_path)
+        with ChildStdio(cwd, stdio=stdio, stderr_path=stderr_path) as io:
+            conn, pid, pending = self._fork(argv[2:], env, str(cwd), io.fds)
+            return ForkedProcess(conn, pid, argv, io.stderr_path, io.transport(), pending)
+
+    def _fork(
         self, argv: Sequence[str], env: Mapping[str, str], cwd: str, fds: tuple[int, int, int]
-    ) -> ForkedProcess:
-        """Run ``python -m argv[0] argv[1:]`` in a forked child on ``fds`` (stdin, stdout,
-        stderr); the caller keeps (and closes) its own copies of the descriptors."""
+    ) -> tuple[socket.socket, int, bytes]:
+        """Ask for ``python -m argv[0] argv[1:]`` on ``fds`` (stdin, stdout, stderr): the
+        socket its exit code will come over, its pid, and what came after the pid."""
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        conn.connect(self.path)
-        payload = json.dumps({"argv": list(argv), "env": dict(env), "cwd": cwd}).encode()
-        conn.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
-        buf = b""
-        while b"\n" not in buf:
-            data = conn.recv(4096)
-            if not data:
-                raise RuntimeError("the fork server closed the connection")
-            buf += data
-        line, rest = buf.split(b"\n", 1)
-        answer = json.loads(line)
-        if "pid" not in answer:
-            raise RuntimeError(f"the fork server refused: {answer.get('error')}")
-        child = ForkedProcess(conn, int(answer["pid"]))
-        child._buf = rest
-        return child
+        try:
+            conn.connect(self.path)
+            payload = json.dumps({"argv": list(argv), "env": dict(env), "cwd": cwd}).encode()
+            rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
+            conn.sendmsg([payload], rights)
+            buf = b""
+            while b"\n" not in buf:
+                data = conn.recv(4096)
+                if not data:
+                    raise IUTError("the fork server closed the connection")
+                buf += data
+            line, rest = buf.split(b"\n", 1)
+            answer = json.loads(line)
+            if "pid" not in answer:
+                raise IUTError(f"the fork server refused: {answer.get('error')}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn, int(answer["pid"]), rest
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -244,7 +292,7 @@ class ForkServer:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
-        print("usage: python -m conformance.forkserver SOCKET [MODULE...]", file=sys.stderr)
+        print("usage: python -m iut.forkserver SOCKET [MODULE...]", file=sys.stderr)
         return 2
     serve(args[0], args[1:])
     return 0
