@@ -103,7 +103,9 @@ def case_differences(before: dict[str, Any], after: dict[str, Any]) -> Iterator[
 def diff(before_dir: Path, after_dir: Path) -> list[str]:
     """Every difference between two snapshot directories, one line each."""
     lines: list[str] = []
-    names = sorted({p.name for p in before_dir.glob("*.json")} | {p.name for p in after_dir.glob("*.json")})
+    names = sorted(
+        {p.name for p in before_dir.glob("*.json")} | {p.name for p in after_dir.glob("*.json")}
+    )
     for name in names:
         b, a = before_dir / name, after_dir / name
         if not b.exists() or not a.exists():
