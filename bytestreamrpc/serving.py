@@ -219,5 +219,5 @@ def _pull_me(
         return
     transport.write(conn.send(Request(PullMeRequest(finished=True))), timeout)
     # §pullme.resume: whatever answers (even nothing decodable) we serve again.
-    with contextlib.suppress(RemoteProtocolError):
+    with contextlib.suppress(RemoteProtocolError, PeerTimeout):
         read_event(conn, transport, timeout)

@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from bytestreamrpc.connection import Role
+
 from .catalog import all_cases
 from .forkserver import ForkServer
-from .model import FAMILIES, Case, Role, Verdict
+from .model import FAMILIES, Case, Verdict
 from .runner import Runner, RunOptions, new_fixture_cache
 from .targets import ForkServerTarget
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from bytestreamrpc.connection import Role
 from bytestreamrpc.constants import ErrorId, RequestType, ResponseType
 from bytestreamrpc.deviations import Observed, Situation
 from bytestreamrpc.messages import (
@@ -28,7 +29,7 @@ from bytestreamrpc.messages import (
 from ..catalog import case
 from ..context import CaseContext, LiveSession
 from ..facts import snapshot_problem, state_listing, state_property
-from ..model import CaseFunc, Level, Role, Setup
+from ..model import CaseFunc, Level, Setup
 from ..scripted import (
     Fault,
     ScriptedServer,
@@ -55,7 +56,13 @@ Listing = dict[str, list[tuple[str, str, int]]]
 
 
 @dataclass
-class ClientRun:
+class ClientCaseRun:
+    """One run of the client under test in a conformance case: the suite's scripted server
+    (what the client sent), how its process ended, the fake ZFS state before and after.
+
+    Not the differential fuzzer's :class:`fuzz.differential.client_runner.ClientTrialRun`
+    (records and outcome of one side of a fuzz trial), though both are "a client's run"."""
+
     server: ScriptedServer
     info: ProcInfo
     before: Listing
@@ -90,7 +97,7 @@ def run_client(
     sink: dict[str, str] | None = None,
     rechunk: int = 0,
     situations: frozenset[Situation] = frozenset(),
-) -> ClientRun:
+) -> ClientCaseRun:
     """Start the client (or, with ``reference``, ours in-process) and serve it.
 
     ``situations``: what the case's setup does beyond the faults (a diverged fixture), for
@@ -112,13 +119,13 @@ def run_client(
     live.log.mark(f"suite: {server.ending}")
     info = live.finish(max(1.0, ctx.remaining() - 0.5))
     after = state_listing(live.state) if info.kind != "timeout" else before
-    run = ClientRun(server, info, before, after, live)
+    run = ClientCaseRun(server, info, before, after, live)
     if not reference:
         ctx.client_observed = run.observed()
     return run
 
 
-def expect_exit(ctx: CaseContext, run: ClientRun, ok: bool, why: str) -> None:
+def expect_exit(ctx: CaseContext, run: ClientCaseRun, ok: bool, why: str) -> None:
     info = run.info
     if info.kind == "timeout":
         ctx.must(
@@ -132,7 +139,7 @@ def expect_exit(ctx: CaseContext, run: ClientRun, ok: bool, why: str) -> None:
         ctx.must(f"the job reported success although {why}", "a non-zero exit", "exit 0")
 
 
-def expect_untouched(ctx: CaseContext, run: ClientRun, why: str) -> None:
+def expect_untouched(ctx: CaseContext, run: ClientCaseRun, why: str) -> None:
     if run.after != run.before:
         changed = sorted(
             k for k in set(run.before) | set(run.after) if run.before.get(k) != run.after.get(k)
@@ -144,7 +151,7 @@ def expect_untouched(ctx: CaseContext, run: ClientRun, why: str) -> None:
         )
 
 
-def expect_received(ctx: CaseContext, run: ClientRun, dataset: str, guids: list[int]) -> None:
+def expect_received(ctx: CaseContext, run: ClientCaseRun, dataset: str, guids: list[int]) -> None:
     """``dataset`` holds snapshots with exactly these GUIDs (in order), content verified."""
     have = [g for t, _n, g in run.after.get(dataset, []) if t == "snapshot"]
     if have != guids:
@@ -157,7 +164,7 @@ def expect_received(ctx: CaseContext, run: ClientRun, dataset: str, guids: list[
                 ctx.must(f"received snapshot content does not verify: {problem}")
 
 
-def expect_pv_first(ctx: CaseContext, run: ClientRun) -> None:
+def expect_pv_first(ctx: CaseContext, run: ClientCaseRun) -> None:
     reqs = run.server.requests
     if not reqs:
         ctx.must("the client sent no request at all", "ProtocolVersion", "nothing")
@@ -171,7 +178,7 @@ def expect_pv_first(ctx: CaseContext, run: ClientRun) -> None:
         )
 
 
-def expect_close(ctx: CaseContext, run: ClientRun) -> None:
+def expect_close(ctx: CaseContext, run: ClientCaseRun) -> None:
     reqs = run.server.requests
     if not reqs or not isinstance(reqs[-1].body, CloseRequest):
         ctx.should(
@@ -182,7 +189,7 @@ def expect_close(ctx: CaseContext, run: ClientRun) -> None:
 
 
 def compare_with_reference(
-    ctx: CaseContext, run: ClientRun, faults: Any = None, command: str = "pull"
+    ctx: CaseContext, run: ClientCaseRun, faults: Any = None, command: str = "pull"
 ) -> None:
     """The request sequence and bytes, against our reference client on the same script."""
     ref = run_client(ctx, command, faults, reference=True)
@@ -745,15 +752,17 @@ def _stall(ctx: CaseContext) -> None:
 # ---------------------------------------------------------------- push (pull-me, client side)
 
 
-def pcase(cid: str, section: str, level: Level, title: str) -> Callable[[CaseFunc], CaseFunc]:
+def push_case(cid: str, section: str, level: Level, title: str) -> Callable[[CaseFunc], CaseFunc]:
+    """A client-role case that starts the implementation's ``push`` command (it sends PullMe
+    to the suite); the server side of pull-me is :func:`.pullme.pullme_case`."""
     return ccase(cid, section, level, title, needs="push")
 
 
-def _pullme_seen(run: ClientRun) -> Seen | None:
+def _pullme_seen(run: ClientCaseRun) -> Seen | None:
     return next((s for s in run.server.requests if s.type == RT.PULL_ME), None)
 
 
-@pcase(
+@push_case(
     "client.push.1",
     "§job.push",
     MUST,
@@ -800,7 +809,7 @@ def _push(ctx: CaseContext) -> None:
     expect_close(ctx, run)
 
 
-@pcase(
+@push_case(
     "client.push.request.1",
     "§pullme.request",
     SHOULD,
@@ -821,7 +830,7 @@ def _push_bytes(ctx: CaseContext) -> None:
     )
 
 
-@pcase(
+@push_case(
     "client.push.refused.1",
     "§pullme.client-success-quirk",
     MUST,
@@ -832,7 +841,7 @@ def _push_refused(ctx: CaseContext) -> None:
     expect_exit(ctx, run, False, "the server refused the PullMe")
 
 
-@pcase(
+@push_case(
     "client.push.abandoned.1",
     "§pullme.client-success-quirk",
     MUST,
@@ -848,7 +857,7 @@ def _push_abandoned(ctx: CaseContext) -> None:
     expect_exit(ctx, run, False, "the puller went away without Finished=true")
 
 
-@pcase(
+@push_case(
     "client.push.filter.1",
     "§pullme.serving",
     MUST,
@@ -874,7 +883,7 @@ def _push_filter(ctx: CaseContext) -> None:
     )
 
 
-@pcase(
+@push_case(
     "client.push.no-sink.1",
     "§pullme.handler-failure",
     MUST,
@@ -888,7 +897,7 @@ def _push_no_sink(ctx: CaseContext) -> None:
     server.sink = None
     server.run()
     info = live.finish(max(1.0, ctx.remaining() - 0.5))
-    run = ClientRun(server, info, before, state_listing(live.state), live)
+    run = ClientCaseRun(server, info, before, state_listing(live.state), live)
     ctx.client_observed = run.observed()
     expect_exit(ctx, run, False, "the puller had no sink and closed")
     expect_untouched(ctx, run, "nothing was pulled")

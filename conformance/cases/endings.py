@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from bytestreamrpc.connection import Role
 from bytestreamrpc.constants import ErrorId, ResponseType
 from bytestreamrpc.errors import ConnectionClosed, PeerTimeout
 from bytestreamrpc.events import Request
@@ -38,13 +39,13 @@ from ..catalog import add, case
 from ..context import ORACLE_TIMEOUT, CaseContext
 from ..exchange import Exchange
 from ..judge import DEFAULT, Rules, compare, observed
-from ..model import Case, Level, Role, Setup
+from ..model import Case, Level, Setup
 from ..scripted import Fault, ScriptedServer, error_fault
 from ..setups import HIDDEN, VISIBLE
 from ..targets import ProcInfo
 from ..wire import ResponseFrame, chunked, go_json, parse_responses, request, version_obj
 from ..wirelog import LoggedTransport
-from .client import ClientRun, expect_exit, expect_untouched, run_client
+from .client import ClientCaseRun, expect_exit, expect_untouched, run_client
 from .common import (
     CLOSE,
     FS,
@@ -529,7 +530,7 @@ def _ok(s: ScriptedServer, req: Request) -> str:
     return "close"
 
 
-def _expect_closed(ctx: CaseContext, run: ClientRun, seen: HoldLog, after: str) -> None:
+def _expect_closed(ctx: CaseContext, run: ClientCaseRun, seen: HoldLog, after: str) -> None:
     """The client ended the connection itself: after the OK to its Close (which the suite
     answers, then holds), or by hanging up without one."""
     if seen == ["open"]:

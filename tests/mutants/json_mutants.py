@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Sequence
 
 from bytestreamrpc import gojson, messages
+from bytestreamrpc.connection import Role
 from bytestreamrpc.gojson import GoStruct, GoType, GoUint
 from bytestreamrpc.messages import DatasetPath, FilesystemVersion
 
@@ -65,7 +66,7 @@ def _set_first_error(errs: gojson._Errors, text: str) -> None:
 
 @mutant(
     "json-rejects-unknown-keys",
-    role="server",
+    role=Role.SERVER,
     description="refuses messages with keys that match no field (Go's DisallowUnknownFields)",
     sections=("§json.decode.unknown-keys",),
     family="json",
@@ -83,7 +84,7 @@ def _rejects_unknown_keys() -> None:
 
 @mutant(
     "json-null-rejected",
-    role="server",
+    role=Role.SERVER,
     description='treats null as a type error, so a Go client\'s {"Roots":null} is refused '
     "with error 3",
     sections=("§json.decode.null", "§json.encode.nil-slice", "§server.fs.ok"),
@@ -100,7 +101,7 @@ def _null_rejected() -> None:
 
 @mutant(
     "json-uint8-wraps",
-    role="server",
+    role=Role.SERVER,
     description="stores out-of-range integers modulo 2^bits (Type 272 becomes 16) instead of "
     "refusing them",
     sections=("§json.decode.range", "§json.decode"),
@@ -120,7 +121,7 @@ def _uint_wraps() -> None:
 
 @mutant(
     "json-keys-case-sensitive",
-    role="server",
+    role=Role.SERVER,
     description='matches keys case-sensitively: {"type":1,...} leaves Type 0 (error 2)',
     sections=("§json.decode.key-folding",),
     family="json",
@@ -135,7 +136,7 @@ def _case_sensitive() -> None:
 
 @mutant(
     "json-first-duplicate-wins",
-    role="server",
+    role=Role.SERVER,
     description='of repeated keys the first occurrence wins ({"Type":17,"Type":16} is 17)',
     sections=("§json.decode.duplicate-keys",),
     family="json",
@@ -166,7 +167,7 @@ def _first_duplicate_wins() -> None:
 
 @mutant(
     "guid-float",
-    role="server",
+    role=Role.SERVER,
     description="writes Guid and CreateTXG through a float64, losing digits above 2^53",
     sections=("§json.encode.integers", "§msg.filesystem-version", "§server.fsv.ok"),
     family="server-rows",
@@ -194,7 +195,7 @@ def _guid_float() -> None:
 
 @mutant(
     "dataset-path-as-string",
-    role="server",
+    role=Role.SERVER,
     description='writes the Filesystems body as strings ["pool/data"] instead of component '
     'arrays [["pool","data"]]',
     sections=("§msg.dataset-path", "§msg.filesystems-body", "§server.fs.ok"),
@@ -210,7 +211,7 @@ def _path_as_string() -> None:
 
 @mutant(
     "json-no-html-escape",
-    role="server",
+    role=Role.SERVER,
     description="writes < > & raw inside strings instead of \\u003c \\u003e \\u0026",
     sections=("§json.encode.escapes",),
     family="json",
@@ -225,7 +226,7 @@ def _no_html_escape() -> None:
 
 @mutant(
     "json-spaces",
-    role="server",
+    role=Role.SERVER,
     description="JSON with a space after every ':' and ','",
     sections=("§json.encode",),
     family="json",
@@ -237,7 +238,7 @@ def _spaces() -> None:
 
 @mutant(
     "json-lowercase-keys",
-    role="server",
+    role=Role.SERVER,
     description='JSON keys written in lower case ("responsetype")',
     sections=("§json.encode", "§json.decode.key-folding"),
     family="json",
@@ -249,7 +250,7 @@ def _lowercase_keys() -> None:
 
 @mutant(
     "json-no-newline",
-    role="server",
+    role=Role.SERVER,
     description="JSON messages without Go's trailing newline",
     sections=("§json.encode.newline",),
     family="json",
