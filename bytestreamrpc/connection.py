@@ -18,7 +18,7 @@ peer broke the protocol in a way no response can repair.
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Final, TypeVar
 
 from . import framing, messages
@@ -38,7 +38,7 @@ from .errors import (
 )
 from .events import (
     BadRequest,
-    ConnectionClosed,
+    CleanClose,
     Event,
     Request,
     Response,
@@ -59,7 +59,15 @@ DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024
 """Bound on one JSON message (§deviations.message-bound)."""
 
 
-class Role(Enum):
+class Role(StrEnum):
+    """A side of a connection: the one that sends requests, or the one that serves them.
+
+    The toolkit's one name for this: a :class:`Connection`'s (base) side, the side a
+    conformance case judges (``conformance.model.Case.role``), the side a mutant's defect
+    lives in. A :class:`~enum.StrEnum` because reports, JSON and the mutant matrix spell
+    it ``"client"`` / ``"server"``: ``str()``, formatting and ``==`` work on the value.
+    """
+
     CLIENT = "client"
     SERVER = "server"
 
@@ -266,7 +274,7 @@ class Connection:
                 raise RemoteProtocolError("peer sent data while no request was outstanding")
             if self._decoder.eof:
                 self.state = State.CLOSED
-                return ConnectionClosed()
+                return CleanClose()
             return framing.NEED_DATA
         raise LocalProtocolError(f"next_event() called in state {state.value}")
 

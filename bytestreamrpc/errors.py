@@ -2,7 +2,8 @@
 
 Modelled on h11: :class:`LocalProtocolError` means *we* misused the API (a bug
 in the caller), :class:`RemoteProtocolError` means the *peer* broke the
-protocol. Everything the sans-I/O core raises on bad input derives from
+protocol, :class:`PeerTimeout` means the peer stalled (no violation, see there).
+Everything the sans-I/O core raises on bad input derives from
 :class:`ProtocolError`, so "parse, or raise ProtocolError, never anything
 else" is a checkable invariant.
 """
@@ -63,8 +64,16 @@ class ConnectionClosed(RemoteProtocolError):
     """The peer closed the connection where we needed more bytes."""
 
 
-class PeerTimeout(RemoteProtocolError):
-    """The peer did not send anything within the configured timeout."""
+class PeerTimeout(ProtocolError):
+    """The peer did not send anything within the configured timeout.
+
+    A :class:`ProtocolError` beside, not under, :class:`RemoteProtocolError`: a peer that
+    says nothing has not sent anything the protocol forbids (the original has no timeouts
+    at all, §deviations.timeouts), it is merely slower than *our* patience. Code that
+    treats "the peer broke the protocol" and "the peer went quiet" alike names both
+    (``except (RemoteProtocolError, PeerTimeout)``); ``except ProtocolError`` still
+    catches it, so "parse, or raise ProtocolError" holds for the blocking layer too.
+    """
 
 
 class HandlerError(Exception):

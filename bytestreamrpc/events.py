@@ -84,8 +84,13 @@ class StreamEnd:
 
 
 @dataclass(frozen=True, slots=True)
-class ConnectionClosed:
-    """The peer closed the connection where that is allowed (client idle)."""
+class CleanClose:
+    """The peer closed the connection where that is allowed (client idle).
+
+    Not h11's name (``ConnectionClosed``): ours is taken by the *exception*
+    :class:`~bytestreamrpc.errors.ConnectionClosed`, a close where we needed more bytes.
+    One is an event the peer may cause, the other a protocol error; the names say which.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +104,4 @@ class UndecodableResponse:
     message: str
 
 
-Event = (
-    Request
-    | BadRequest
-    | Response
-    | StreamData
-    | StreamEnd
-    | ConnectionClosed
-    | UndecodableResponse
-)
+Event = Request | BadRequest | Response | StreamData | StreamEnd | CleanClose | UndecodableResponse

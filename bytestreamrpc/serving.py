@@ -246,7 +246,7 @@ def _pull_me(
         conn.abort()
         return
     # §pullme.resume: whatever answers (even nothing decodable) we serve again.
-    with contextlib.suppress(RemoteProtocolError):
+    with contextlib.suppress(RemoteProtocolError, PeerTimeout):
         finish_pull_me(conn, transport, timeout)
 
 

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from .model import FAMILIES, Case, CaseFunc, Level, Role, Setup
+from bytestreamrpc.connection import Role
+
+from .model import FAMILIES, Case, CaseFunc, Level, Setup
 
 _CASES: dict[str, Case] = {}
 DEFAULT_SETUP: Final = Setup()

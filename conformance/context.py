@@ -21,7 +21,7 @@ from .exchange import Exchange, Script, converse
 from .facts import FixtureFacts
 from .model import Case, Finding, Level, Setup
 from .setups import profile as named_profile
-from .targets import Command, Session, StartSpec, Target
+from .targets import Command, ConformanceTarget, Session, StartSpec
 from .wirelog import LoggedTransport, WireLog
 
 ORACLE_TIMEOUT = 20.0
@@ -104,8 +104,8 @@ class CaseContext:
     def __init__(
         self,
         case: Case,
-        target: Target,
-        oracle: Target,
+        target: ConformanceTarget,
+        oracle: ConformanceTarget,
         facts: Callable[[str], FixtureFacts],
         timeout: float,
         *,

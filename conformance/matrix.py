@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from bytestreamrpc.connection import Role
 from iut.forkserver import ForkServer
 
 from .catalog import all_cases
-from .model import FAMILIES, Case, Role, Verdict
+from .model import FAMILIES, Case, Verdict
 from .runner import Runner, RunOptions, new_fixture_cache
 from .targets import ForkServerTarget
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from bytestreamrpc.connection import Role
+
 if TYPE_CHECKING:
     from .context import CaseContext
 
@@ -30,16 +32,6 @@ class Level(enum.IntEnum):
 
     def __str__(self) -> str:
         return self.name
-
-
-class Role(enum.Enum):
-    """Which side of the connection the case judges."""
-
-    SERVER = "server"
-    CLIENT = "client"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class Verdict(enum.Enum):
@@ -151,6 +143,7 @@ class Case:
     section: str
     level: Level
     role: Role
+    """The side of the connection the case judges (the implementation's side)."""
     title: str
     family: str
     run: CaseFunc = field(compare=False, repr=False)

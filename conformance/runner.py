@@ -32,10 +32,10 @@ from .setups import fixture_path
 from .targets import (
     THREAD_LOGS,
     Command,
+    ConformanceTarget,
     InProcessTarget,
     ProcessTarget,
     StartSpec,
-    Target,
 )
 
 DEFAULT_CASE_TIMEOUT = 10.0
@@ -79,7 +79,7 @@ class Runner:
 
     def __init__(
         self,
-        target: Target,
+        target: ConformanceTarget,
         options: RunOptions,
         cache: FixtureCache,
         *,
@@ -103,7 +103,9 @@ class Runner:
     def for_spec(cls, spec: IUTSpec | None, options: RunOptions) -> Runner:
         """A runner for a description (``None``: our reference in-process)."""
         cache = new_fixture_cache()
-        target: Target = InProcessTarget(cache) if spec is None else ProcessTarget(spec, cache)
+        target: ConformanceTarget = (
+            InProcessTarget(cache) if spec is None else ProcessTarget(spec, cache)
+        )
         if spec is not None:
             merged = RunOptions(
                 timeout=options.timeout if options.timeout is not None else spec.timeout,

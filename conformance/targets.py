@@ -1,6 +1,6 @@
 """Where cases find the implementation under test: as processes, or our reference in-process.
 
-A :class:`Target` starts one *session* per connection a case needs: a server session hands
+A :class:`ConformanceTarget` starts a *session* per connection a case needs: a server session hands
 out the server's end of the connection at once, a client session (``pull`` / ``push``)
 waits for the implementation to connect back through ``{connect}``. Either way the session
 owns a sandbox whose fake ZFS state the case may inspect after :meth:`Session.finish`, which
@@ -79,8 +79,8 @@ class Session(ABC):
         shutil.rmtree(self.sandbox_dir, ignore_errors=True)
 
 
-class Target(ABC):
-    """The implementation under test."""
+class ConformanceTarget(ABC):
+    """The implementation under test, as the conformance cases reach it (not a fuzz target)."""
 
     name: str
     spec: IUTSpec | None = None
@@ -128,7 +128,7 @@ def _key(command: Command, setup: StartSpec) -> str:
     return json.dumps([command, setup.fixture, setup.profile, setup.identity], sort_keys=True)
 
 
-class ProcessTarget(Target):
+class ProcessTarget(ConformanceTarget):
     """An implementation described by an IUT TOML (or ``--server-cmd``), run as processes.
 
     :meth:`prefetch` starts the session a coming case will need while the current case
@@ -336,7 +336,7 @@ class _ThreadSession(Session):
         return self.status
 
 
-class InProcessTarget(Target):
+class InProcessTarget(ConformanceTarget):
     """Our reference implementation, run in this process (fast; no process start)."""
 
     name = "reference (in-process)"

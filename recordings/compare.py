@@ -39,7 +39,7 @@ from .format import EventRecord, Record, StreamRecord, first_json_value, format_
 
 __all__ = [
     "BYTE_LEVELS",
-    "Level",
+    "ComparisonLevel",
     "Mismatch",
     "compare_streams",
     "decoded_view",
@@ -47,14 +47,20 @@ __all__ = [
 ]
 
 
-class Level(enum.Enum):
+class ComparisonLevel(enum.Enum):
+    """How closely a replayed stream must match the recorded one (``--level``; see above).
+
+    Not :class:`conformance.model.Level` (MUST / SHOULD / INFO, how strong a requirement
+    is): this one says which differences count at all.
+    """
+
     EXACT = "exact"
     BYTES = "bytes"
     MESSAGES = "messages"
     SEMANTIC = "semantic"
 
 
-BYTE_LEVELS: Final = frozenset({Level.EXACT, Level.BYTES})
+BYTE_LEVELS: Final = frozenset({ComparisonLevel.EXACT, ComparisonLevel.BYTES})
 """The levels that compare bytes rather than decoded messages (``--ignore`` does not apply)."""
 
 Codec = tuple[Callable[[bytes, bool], object], Callable[[object], bytes]]
@@ -147,10 +153,12 @@ def _semantic(rec: StreamRecord, value: object) -> object:
     return value
 
 
-def comparable_view(rec: StreamRecord, level: Level, ignore: Collection[str] = ()) -> object:
+def comparable_view(
+    rec: StreamRecord, level: ComparisonLevel, ignore: Collection[str] = ()
+) -> object:
     """The decoded view with the level's and the caller's exclusions applied."""
     value = decoded_view(rec)
-    if level is Level.SEMANTIC:
+    if level is ComparisonLevel.SEMANTIC:
         value = _semantic(rec, value)
     if ignore and rec.kind == "json":
         value = _drop_fields(value, frozenset(n.casefold() for n in ignore))
@@ -185,7 +193,9 @@ def _end(rec: StreamRecord) -> str:
     return "complete" if rec.cut is None else rec.cut.describe()
 
 
-def render_record(rec: Record | None, level: Level, ignore: Collection[str] = ()) -> list[str]:
+def render_record(
+    rec: Record | None, level: ComparisonLevel, ignore: Collection[str] = ()
+) -> list[str]:
     """Lines describing a record for a diff: what it is, then its decoded message."""
     if rec is None:
         return ["(nothing: the connection ended or went quiet)"]
@@ -234,7 +244,7 @@ class Mismatch:
     line: int
     """Line of the expected record in the transcript file (0 if unknown)."""
     direction: str | None
-    level: Level
+    level: ComparisonLevel
     what: str
     detail: str
     diff: str
@@ -255,7 +265,7 @@ def make_mismatch(
     expected: Record | None,
     actual: Record | None,
     index: int,
-    level: Level,
+    level: ComparisonLevel,
     what: str,
     detail: str,
     ignore: Collection[str] = (),
@@ -278,14 +288,16 @@ def make_mismatch(
 def compare_streams(
     expected: StreamRecord,
     actual: StreamRecord,
-    level: Level,
+    level: ComparisonLevel,
     ignore: Collection[str] = (),
 ) -> tuple[str, str] | None:
     """``(what, detail)`` of the first difference at ``level``, or ``None`` if they match."""
     if expected.kind != actual.kind or expected.go != actual.go:
         return "kind", f"expected {expected.describe()}, got {actual.describe()}"
     if level in BYTE_LEVELS:
-        if expected.chunks != actual.chunks and (level is Level.EXACT or expected.kind == "json"):
+        if expected.chunks != actual.chunks and (
+            level is ComparisonLevel.EXACT or expected.kind == "json"
+        ):
             return (
                 "chunk boundaries",
                 f"expected {format_chunks(expected.chunks) or '(none)'}, "

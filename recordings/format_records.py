@@ -10,6 +10,7 @@ sizes, compact JSON) and :func:`wire_bytes`, which rebuilds a record's bytes on 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -61,12 +62,27 @@ def other(d: Direction) -> Direction:
     return S2C if d == C2S else C2S
 
 
+DISTRIBUTION: Final = "zrepl-conformance"
+"""The distribution name (pyproject.toml's ``[project] name``) whose version we report."""
+UNKNOWN_VERSION: Final = "0+unknown"
+"""The version when the distribution is not installed (a bare checkout): a valid PEP 440
+version that sorts below every release and says what it is."""
+
+
+@functools.cache
 def toolkit_version() -> str:
+    """The installed zrepl-conformance version, as ``zrepl-conformance --version`` says it.
+
+    Read from the distribution's metadata here rather than from ``zrepl_conformance`` (the
+    CLI package sits above this one and is not imported from below); cached, because the
+    look-up scans every installed distribution and each transcript asks.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        from zrepl_conformance import __version__
-    except ImportError:  # pragma: no cover - the package is part of this distribution
-        return "unknown"
-    return __version__
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # pragma: no cover - a checkout that is not installed
+        return UNKNOWN_VERSION
 
 
 class TranscriptError(Exception):

@@ -23,7 +23,7 @@ from typing import Final, Literal
 from iut import FixtureCache, IUTSpec, reference_spec, start_server
 
 from .classify import Recorder
-from .compare import Level
+from .compare import ComparisonLevel
 from .digest import DEFAULT_DIGEST, Digest
 from .driver import Driver, RecordingTransport, ScenarioError, response_errors, server_closed
 from .format import C2S, Header, Transcript, TranscriptError, read_transcript
@@ -208,7 +208,7 @@ def check(
     spec: IUTSpec | None = None,
     *,
     names: Iterable[str] | None = None,
-    level: Level = Level.BYTES,
+    level: ComparisonLevel = ComparisonLevel.BYTES,
     ignore: Sequence[str] = (),
     timeout: float | None = None,
     strict: bool = False,

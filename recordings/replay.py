@@ -39,7 +39,7 @@ from iut import (
 from iut.spec import parse_command
 
 from .classify import GO_REQUEST_HEADER, Recorder
-from .compare import Level, Mismatch, compare_streams, make_mismatch
+from .compare import ComparisonLevel, Mismatch, compare_streams, make_mismatch
 from .digest import DEFAULT_DIGEST, Digest
 from .explain import explain_client_mismatch, explain_server_mismatch
 from .format import (
@@ -162,7 +162,7 @@ class _Peer:
 class _Replay:
     """One walk over a transcript: plays one side, reads and compares the other."""
 
-    def __init__(self, transport: Transport, play: Direction, level: Level,
+    def __init__(self, transport: Transport, play: Direction, level: ComparisonLevel,
                  ignore: Collection[str], timeout: float, digest: Digest) -> None:  # fmt: skip
         self.transport = transport
         self.play = play
@@ -277,7 +277,7 @@ def replay(
     transport: Transport,
     *,
     play: Direction = C2S,
-    level: Level = Level.MESSAGES,
+    level: ComparisonLevel = ComparisonLevel.MESSAGES,
     ignore: Collection[str] = (),
     timeout: float = DEFAULT_REPLAY_TIMEOUT,
     settle: bool = False,
@@ -321,7 +321,10 @@ def _recorded_outcome(transcript: Transcript) -> tuple[int, EventRecord] | None:
 
 
 def _check_outcome(
-    transcript: Transcript, actual: ClientOutcome | None, result: ReplayResult, level: Level
+    transcript: Transcript,
+    actual: ClientOutcome | None,
+    result: ReplayResult,
+    level: ComparisonLevel,
 ) -> None:
     """After a clean wire replay: the client's exit status and datasets as recorded.
 
@@ -361,7 +364,7 @@ def replay_server(
     spec: IUTSpec,
     cache: FixtureCache,
     *,
-    level: Level = Level.MESSAGES,
+    level: ComparisonLevel = ComparisonLevel.MESSAGES,
     ignore: Collection[str] = (),
     timeout: float | None = None,
     fixture: str | None = None,
@@ -424,7 +427,7 @@ def replay_client(
     cache: FixtureCache,
     *,
     role: Literal["pull", "push"] | None = None,
-    level: Level = Level.MESSAGES,
+    level: ComparisonLevel = ComparisonLevel.MESSAGES,
     ignore: Collection[str] = (),
     timeout: float | None = None,
     fixture: str | None = None,

@@ -12,8 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any, NoReturn
 
-from . import __version__
 from .cli_errors import CANNOT_START_EXIT, CannotStart, UsageError
 
 COMMANDS: dict[str, str] = {
@@ -37,6 +37,27 @@ of every other command.
 """
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: like argparse's ``action="version"``, but the version is looked up
+    only when asked for (see :func:`zrepl_conformance.__getattr__`), not by every parser."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "show program's version number and exit")
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> NoReturn:
+        from . import __version__
+
+        print(f"{parser.prog} {__version__}")
+        parser.exit()
+
+
 def _modules(only: str | None) -> list[ModuleType]:
     names = [COMMANDS[only]] if only in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
     return [importlib.import_module(f"{__package__}.{name}") for name in names]
@@ -48,7 +69,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="zrepl-conformance",
         description="Conformance toolkit for zrepl's ByteStreamRPC v1 protocol.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_VersionAction, dest=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _modules(only):
         module.add_parser(sub)

@@ -289,19 +289,19 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--timeout and --max-steps must be positive, --shrink-time not negative")
     from . import fuzz_roles
 
-    target = fuzz_roles.resolve(args)
+    subject = fuzz_roles.resolve(args)
     if args.fixture and not Path(args.fixture).is_file():
         raise UsageError(f"--fixture {args.fixture}: no such file")
     profile = fuzz_roles.read_profile(args.profile)
     fixture = str(Path(args.fixture).resolve()) if args.fixture else None
-    roles = target.roles
+    roles = subject.roles
     seconds = args.time / len(roles) if args.time else None
     code = 0
     with _hypothesis_scratch(), _status_line():
         for role in roles:
             if len(roles) > 1:
                 print(f"== {role.title}", flush=True)
-            code = max(code, fuzz_roles.fuzz_role(role, target, args, fixture, profile, seconds))
+            code = max(code, fuzz_roles.fuzz_role(role, subject, args, fixture, profile, seconds))
     return code
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from recordings.compare import BYTE_LEVELS, Level
+from recordings.compare import BYTE_LEVELS, ComparisonLevel
 
 from .cli_errors import UsageError, require_startable
 from .cmd_record import add_digest_option
@@ -36,7 +36,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     who.add_argument("--iut", metavar="FILE", help="implementation description (TOML)")
     who.add_argument("--server-cmd", metavar="CMD", help="server command (placeholders allowed)")
     c.add_argument(
-        "--level", choices=[lv.value for lv in Level], default="bytes", help="default bytes"
+        "--level",
+        choices=[lv.value for lv in ComparisonLevel],
+        default="bytes",
+        help="default bytes",
     )
     c.add_argument(
         "--strict", action="store_true", help="an unsafe §deviations behaviour is a failure"
@@ -117,7 +120,7 @@ def _check(args: argparse.Namespace) -> int:
     from iut import SpecError, load_spec, reference_spec, spec_from_server_cmd
     from recordings.golden import GoldenResult, check
 
-    level = Level(args.level)
+    level = ComparisonLevel(args.level)
     if args.ignore and level in BYTE_LEVELS:
         raise UsageError("--ignore applies to decoded messages; use --level messages or semantic")
     times = repeat_count(args)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from recordings.compare import BYTE_LEVELS, Level
+from recordings.compare import BYTE_LEVELS, ComparisonLevel
 
 from .cli_errors import UsageError, require_startable
 
@@ -49,7 +49,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="with --iut: which of its commands to replay against (default server)",
     )
     p.add_argument(
-        "--level", choices=[lv.value for lv in Level], default="messages", help="default: messages"
+        "--level",
+        choices=[lv.value for lv in ComparisonLevel],
+        default="messages",
+        help="default: messages",
     )
     p.add_argument(
         "--strict",
@@ -138,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         replay_server,
     )
 
-    level = Level(args.level)
+    level = ComparisonLevel(args.level)
     times = repeat_count(args)
     if args.ignore and level in BYTE_LEVELS:
         raise UsageError("--ignore applies to decoded messages; use --level messages or semantic")

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
+from bytestreamrpc.connection import Role
+
 from .cli_errors import CANNOT_START_EXIT, UsageError, require_startable
 
 if TYPE_CHECKING:
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from fuzz.differential.search import FuzzReport
     from iut import IUTSpec
 
-__all__ = ["Role", "Target", "fuzz_role", "read_profile", "resolve", "shared_database"]
+__all__ = ["FuzzSubject", "FuzzedRole", "fuzz_role", "read_profile", "resolve", "shared_database"]
 
 T = TypeVar("T")
 
@@ -45,29 +47,39 @@ JOBS: tuple[Job, Job] = ("pull", "push")
 
 
 @dataclass(frozen=True)
-class Role:
-    """One search: the server role, or the client role with these jobs."""
+class FuzzedRole:
+    """One search: the server role, or the client role with these jobs.
 
-    name: Literal["server", "client"]
+    Not just a :class:`~bytestreamrpc.connection.Role` (the ``side``): a client-role search
+    also says which jobs (``pull``, ``push``) it drives.
+    """
+
+    side: Role
     jobs: tuple[Job, ...] = ()
 
     @property
     def title(self) -> str:
-        return "server role" if self.name == "server" else f"client role ({', '.join(self.jobs)})"
+        if self.side is Role.SERVER:
+            return "server role"
+        return f"client role ({', '.join(self.jobs)})"
 
 
 @dataclass(frozen=True)
-class Target:
-    """The implementation, how replay names it, and the roles to fuzz."""
+class FuzzSubject:
+    """The implementation being fuzzed, how replay names it, and the roles to fuzz.
+
+    Not a fuzz *target* (:mod:`fuzz.targets`: a harness atheris drives): this is what
+    ``--iut`` / ``--server-cmd`` / ``--client-cmd`` / ``--role`` select.
+    """
 
     spec: IUTSpec
     how: str
     """``--iut FILE`` / ``--server-cmd CMD`` / ``--client-cmd CMD`` (empty: the reference)."""
-    roles: tuple[Role, ...]
+    roles: tuple[FuzzedRole, ...]
     option: str
 
 
-def resolve(args: argparse.Namespace) -> Target:
+def resolve(args: argparse.Namespace) -> FuzzSubject:
     """The implementation and its roles from ``--iut/--server-cmd/--client-cmd`` and ``--role``."""
     from iut import IUTSpec, SpecError, load_spec, reference_spec
     from iut.spec import parse_command, spec_from_server_cmd
@@ -87,7 +99,7 @@ def resolve(args: argparse.Namespace) -> Target:
             )  # fmt: skip
             how = f"--client-cmd {shlex.quote(args.client_cmd)}"
             require_startable(spec)
-            return Target(spec, how, (Role("client", (job,)),), "--client-cmd")
+            return FuzzSubject(spec, how, (FuzzedRole(Role.CLIENT, (job,)),), "--client-cmd")
         if args.iut is not None:
             spec, how, option = load_spec(args.iut), f"--iut {shlex.quote(args.iut)}", "--iut"
         elif args.server_cmd is not None:
@@ -105,13 +117,13 @@ def resolve(args: argparse.Namespace) -> Target:
         raise UsageError(f"{option} has no {missing[0]} command to fuzz as a client")
     if role == "client" and not jobs:
         raise UsageError(f"{option} has no pull or push command to fuzz as a client")
-    roles: list[Role] = []
+    roles: list[FuzzedRole] = []
     if role in ("all", "server"):
-        roles.append(Role("server"))
+        roles.append(FuzzedRole(Role.SERVER))
     if role != "server" and wanted:
-        roles.append(Role("client", wanted))
+        roles.append(FuzzedRole(Role.CLIENT, wanted))
     require_startable(spec)
-    return Target(spec, how, tuple(roles), option)
+    return FuzzSubject(spec, how, tuple(roles), option)
 
 
 def read_profile(path: str | None) -> Mapping[str, object] | None:
@@ -136,8 +148,8 @@ def _say(prefix: str) -> Callable[[str], None]:
 
 
 def fuzz_role(
-    role: Role,
-    target: Target,
+    role: FuzzedRole,
+    subject: FuzzSubject,
     args: argparse.Namespace,
     fixture: str | None,
     profile: Mapping[str, object] | None,
@@ -146,11 +158,11 @@ def fuzz_role(
     """Search one role, print the result, save and confirm a finding; the exit code."""
     from iut import IUTError
 
-    prefix = f"{role.name}: " if len(target.roles) > 1 else ""
+    prefix = f"{role.side}: " if len(subject.roles) > 1 else ""
     try:
-        if role.name == "server":
-            return _server(target, args, fixture, profile, seconds, prefix)
-        return _client(role, target, args, fixture, profile, seconds, prefix)
+        if role.side is Role.SERVER:
+            return _server(subject, args, fixture, profile, seconds, prefix)
+        return _client(role, subject, args, fixture, profile, seconds, prefix)
     except IUTError as exc:
         print(f"zrepl-conformance fuzz: the implementation cannot start: {exc}", file=sys.stderr)
         return CANNOT_START_EXIT
@@ -193,7 +205,7 @@ def _print_known(report: FuzzReport[T], describe: Callable[[T], list[str]]) -> N
 
 
 def _server(
-    target: Target,
+    subject: FuzzSubject,
     args: argparse.Namespace,
     fixture: str | None,
     profile: Mapping[str, object] | None,
@@ -206,7 +218,7 @@ def _server(
     setting = Setting.make(fixture, profile)
     timeout = args.timeout or SERVER_TIMEOUT
     report = differential_fuzz(
-        target.spec, setting=setting, examples=args.examples, seconds=seconds, seed=args.seed,
+        subject.spec, setting=setting, examples=args.examples, seconds=seconds, seed=args.seed,
         timeout=timeout, max_steps=args.max_steps, shrink_seconds=args.shrink_time,
         report=_say(prefix), database=database,
     )  # fmt: skip
@@ -216,24 +228,24 @@ def _server(
         _print_known(report, lambda t: t.conversation.describe())
         return 0
     _print_known(report, lambda t: t.conversation.describe())
-    files = save_finding(trial, Path(args.findings), target.spec, setting)
+    files = save_finding(trial, Path(args.findings), subject.spec, setting)
     print(f"FINDING: {trial.disagreement.headline()}")
-    _print_hint(target.spec.profile_hint())
+    _print_hint(subject.spec.profile_hint())
     steps = len(trial.conversation.steps)
     print(f"  {_tail(report)}; shrunk with {report.shrink_trials} trials to {steps} step(s):")
     for line in trial.conversation.describe():
         print(f"    {line}")
-    again = f"zrepl-conformance fuzz {target.how} --role server {_budget(args, seconds)}"
+    again = f"zrepl-conformance fuzz {subject.how} --role server {_budget(args, seconds)}"
     _print_reproducer(
-        files, target.how, again, report.seed,
-        None if args.no_confirm else lambda: _confirm_server(files[0], target.spec, timeout),
+        files, subject.how, again, report.seed,
+        None if args.no_confirm else lambda: _confirm_server(files[0], subject.spec, timeout),
     )  # fmt: skip
     return EXIT_FINDING
 
 
 def _client(
-    role: Role,
-    target: Target,
+    role: FuzzedRole,
+    subject: FuzzSubject,
     args: argparse.Namespace,
     fixture: str | None,
     profile: Mapping[str, object] | None,
@@ -247,7 +259,7 @@ def _client(
     setting = client_setting(fixture, profile)
     timeout = args.timeout or CLIENT_TIMEOUT
     report = client_fuzz(
-        target.spec, jobs=role.jobs, setting=setting, examples=args.examples, seconds=seconds,
+        subject.spec, jobs=role.jobs, setting=setting, examples=args.examples, seconds=seconds,
         seed=args.seed, timeout=timeout, max_rules=args.max_steps,
         shrink_seconds=args.shrink_time, report=_say(prefix), database=database,
     )  # fmt: skip
@@ -258,19 +270,19 @@ def _client(
         return 0
     _print_known(report, lambda t: t.script.describe())
     job = trial.script.job
-    files = save_client_finding(trial, Path(args.findings), target.spec, setting)
+    files = save_client_finding(trial, Path(args.findings), subject.spec, setting)
     print(f"FINDING ({job} job): {trial.disagreement.headline()}")
-    _print_hint(target.spec.profile_hint(job))
+    _print_hint(subject.spec.profile_hint(job))
     print(f"  {_tail(report)}; shrunk with {report.shrink_trials} trials to this server:")
     for line in trial.script.describe():
         print(f"    {line}")
-    role_opt = "--role push" if target.option == "--client-cmd" and job == "push" else ""
-    if target.option != "--client-cmd":
+    role_opt = "--role push" if subject.option == "--client-cmd" and job == "push" else ""
+    if subject.option != "--client-cmd":
         role_opt = "--role client"
-    again = f"zrepl-conformance fuzz {target.how} {role_opt} {_budget(args, seconds)}"
+    again = f"zrepl-conformance fuzz {subject.how} {role_opt} {_budget(args, seconds)}"
     _print_reproducer(
-        files, _replay_client_option(target, job), again, report.seed,
-        None if args.no_confirm else lambda: _confirm_client(files[0], target.spec, job, timeout),
+        files, _replay_client_option(subject, job), again, report.seed,
+        None if args.no_confirm else lambda: _confirm_client(files[0], subject.spec, job, timeout),
     )  # fmt: skip
     return EXIT_FINDING
 
@@ -296,20 +308,20 @@ def _budget(args: argparse.Namespace, seconds: float | None) -> str:
     return f"--examples {args.examples}" if args.examples else ""
 
 
-def _replay_client_option(target: Target, job: Job) -> str:
+def _replay_client_option(subject: FuzzSubject, job: Job) -> str:
     """How ``replay`` names the client: the same option, or the reference job's command."""
-    if target.option == "--iut":
-        return f"{target.how} --role {job}"
-    if target.option == "--client-cmd":
-        return target.how
-    command = getattr(target.spec, job)
+    if subject.option == "--iut":
+        return f"{subject.how} --role {job}"
+    if subject.option == "--client-cmd":
+        return subject.how
+    command = getattr(subject.spec, job)
     return f"--client-cmd {shlex.quote(shlex.join(command))}"
 
 
 def _confirm_server(path: Path, spec: IUTSpec, timeout: float) -> str:
     """Replay the saved reproducer against the implementation's server (it must differ)."""
     from iut import FixtureCache, IUTError
-    from recordings.compare import Level
+    from recordings.compare import ComparisonLevel
     from recordings.format import read_transcript
     from recordings.replay import replay_server
 
@@ -317,7 +329,7 @@ def _confirm_server(path: Path, spec: IUTSpec, timeout: float) -> str:
     with FixtureCache() as cache:
         try:
             result = replay_server(
-                transcript, spec, cache, level=Level.SEMANTIC, timeout=max(timeout, 2.0)
+                transcript, spec, cache, level=ComparisonLevel.SEMANTIC, timeout=max(timeout, 2.0)
             )
         except IUTError as exc:
             return f"could not replay: {exc}"
@@ -329,7 +341,7 @@ def _confirm_server(path: Path, spec: IUTSpec, timeout: float) -> str:
 def _confirm_client(path: Path, spec: IUTSpec, job: Job, timeout: float) -> str:
     """Replay the saved reproducer's server side to the implementation's client."""
     from iut import FixtureCache, IUTError, SpecError
-    from recordings.compare import Level
+    from recordings.compare import ComparisonLevel
     from recordings.format import read_transcript
     from recordings.replay import replay_client
 
@@ -337,7 +349,12 @@ def _confirm_client(path: Path, spec: IUTSpec, job: Job, timeout: float) -> str:
     with FixtureCache() as cache:
         try:
             result = replay_client(
-                transcript, spec, cache, role=job, level=Level.SEMANTIC, timeout=max(timeout, 2.0)
+                transcript,
+                spec,
+                cache,
+                role=job,
+                level=ComparisonLevel.SEMANTIC,
+                timeout=max(timeout, 2.0),
             )
         except (IUTError, SpecError) as exc:
             return f"could not replay: {exc}"

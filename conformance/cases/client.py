@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from bytestreamrpc.connection import Role
 from bytestreamrpc.constants import ErrorId, RequestType, ResponseType
 from bytestreamrpc.deviations import Observed, Situation
 from bytestreamrpc.messages import (
@@ -43,7 +44,7 @@ from ..faults import (
     TruncatedStream,
     WrongType,
 )
-from ..model import CaseFunc, Level, Role, Setup
+from ..model import CaseFunc, Level, Setup
 from ..setups import SINK_TARGET, VISIBLE
 from ..targets import Command
 from ..wire import show_json
@@ -62,7 +63,13 @@ SUITE_PULL_ACL = {"pool*": "ok"}
 
 
 @dataclass
-class ClientRun:
+class ClientCaseRun:
+    """One run of the client under test in a conformance case: the suite's scripted server
+    (what the client sent), how its process ended, the fake ZFS state before and after.
+
+    Not the differential fuzzer's :class:`fuzz.differential.client_runner.ClientTrialRun`
+    (records and outcome of one side of a fuzz trial), though both are "a client's run"."""
+
     server: ScriptedServer
     info: ExitStatus
     before: Listing
@@ -97,7 +104,7 @@ def run_client(
     sink: Mapping[str, str] | None = PUSH_SINK,
     rechunk: int = 0,
     situations: frozenset[Situation] = frozenset(),
-) -> ClientRun:
+) -> ClientCaseRun:
     """Start the client (or, with ``reference``, ours in-process) and serve it.
 
     ``sink``: where the suite, pulling from a pushing client, puts its datasets (``None``:
@@ -128,13 +135,13 @@ def run_client(
     live.log.mark(f"suite: {server.ending}")
     info = live.finish(max(1.0, ctx.remaining() - 0.5))
     after = state_listing(live.state) if info.kind != "timeout" else before
-    run = ClientRun(server, info, before, after, live)
+    run = ClientCaseRun(server, info, before, after, live)
     if not reference:
         ctx.client_observed = run.observed()
     return run
 
 
-def expect_exit(ctx: CaseContext, run: ClientRun, ok: bool, why: str) -> None:
+def expect_exit(ctx: CaseContext, run: ClientCaseRun, ok: bool, why: str) -> None:
     info = run.info
     if info.kind == "timeout":
         ctx.must(
@@ -148,7 +155,7 @@ def expect_exit(ctx: CaseContext, run: ClientRun, ok: bool, why: str) -> None:
         ctx.must(f"the job reported success although {why}", "a non-zero exit", "exit 0")
 
 
-def expect_untouched(ctx: CaseContext, run: ClientRun, why: str) -> None:
+def expect_untouched(ctx: CaseContext, run: ClientCaseRun, why: str) -> None:
     if run.after != run.before:
         changed = sorted(
             k for k in set(run.before) | set(run.after) if run.before.get(k) != run.after.get(k)
@@ -160,7 +167,7 @@ def expect_untouched(ctx: CaseContext, run: ClientRun, why: str) -> None:
         )
 
 
-def expect_received(ctx: CaseContext, run: ClientRun, dataset: str, guids: list[int]) -> None:
+def expect_received(ctx: CaseContext, run: ClientCaseRun, dataset: str, guids: list[int]) -> None:
     """``dataset`` holds snapshots with exactly these GUIDs (in order), content verified."""
     have = [g for t, _n, g in run.after.get(dataset, []) if t == "snapshot"]
     if have != guids:
@@ -173,7 +180,7 @@ def expect_received(ctx: CaseContext, run: ClientRun, dataset: str, guids: list[
                 ctx.must(f"received snapshot content does not verify: {problem}")
 
 
-def expect_pv_first(ctx: CaseContext, run: ClientRun) -> None:
+def expect_pv_first(ctx: CaseContext, run: ClientCaseRun) -> None:
     reqs = run.server.requests
     if not reqs:
         ctx.must("the client sent no request at all", "ProtocolVersion", "nothing")
@@ -187,7 +194,7 @@ def expect_pv_first(ctx: CaseContext, run: ClientRun) -> None:
         )
 
 
-def expect_close(ctx: CaseContext, run: ClientRun) -> None:
+def expect_close(ctx: CaseContext, run: ClientCaseRun) -> None:
     reqs = run.server.requests
     if not reqs or not isinstance(reqs[-1].body, CloseRequest):
         ctx.should(
@@ -198,7 +205,7 @@ def expect_close(ctx: CaseContext, run: ClientRun) -> None:
 
 
 def compare_with_reference(
-    ctx: CaseContext, run: ClientRun, faults: Any = None, command: str = "pull"
+    ctx: CaseContext, run: ClientCaseRun, faults: Any = None, command: str = "pull"
 ) -> None:
     """The request sequence and bytes, against our reference client on the same script."""
     ref = run_client(ctx, command, faults, reference=True)
@@ -759,15 +766,17 @@ def _stall(ctx: CaseContext) -> None:
 # ---------------------------------------------------------------- push (pull-me, client side)
 
 
-def pcase(cid: str, section: str, level: Level, title: str) -> Callable[[CaseFunc], CaseFunc]:
+def push_case(cid: str, section: str, level: Level, title: str) -> Callable[[CaseFunc], CaseFunc]:
+    """A client-role case that starts the implementation's ``push`` command (it sends PullMe
+    to the suite); the server side of pull-me is :func:`.pullme.pullme_case`."""
     return ccase(cid, section, level, title, needs="push")
 
 
-def _pullme_seen(run: ClientRun) -> Seen | None:
+def _pullme_seen(run: ClientCaseRun) -> Seen | None:
     return next((s for s in run.server.requests if s.type == RT.PULL_ME), None)
 
 
-@pcase(
+@push_case(
     "client.push.1",
     "§job.push",
     MUST,
@@ -814,7 +823,7 @@ def _push(ctx: CaseContext) -> None:
     expect_close(ctx, run)
 
 
-@pcase(
+@push_case(
     "client.push.request.1",
     "§pullme.request",
     SHOULD,
@@ -835,7 +844,7 @@ def _push_bytes(ctx: CaseContext) -> None:
     )
 
 
-@pcase(
+@push_case(
     "client.push.refused.1",
     "§pullme.client-success-quirk",
     MUST,
@@ -846,7 +855,7 @@ def _push_refused(ctx: CaseContext) -> None:
     expect_exit(ctx, run, False, "the server refused the PullMe")
 
 
-@pcase(
+@push_case(
     "client.push.abandoned.1",
     "§pullme.client-success-quirk",
     MUST,
@@ -857,7 +866,7 @@ def _push_abandoned(ctx: CaseContext) -> None:
     expect_exit(ctx, run, False, "the puller went away without Finished=true")
 
 
-@pcase(
+@push_case(
     "client.push.filter.1",
     "§pullme.serving",
     MUST,
@@ -883,7 +892,7 @@ def _push_filter(ctx: CaseContext) -> None:
     )
 
 
-@pcase(
+@push_case(
     "client.push.no-sink.1",
     "§pullme.handler-failure",
     MUST,

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from bytestreamrpc.connection import Role
 from bytestreamrpc.errors import ConnectionClosed, PeerTimeout
 from fakes.scripted import EndingKind
 from iut.process import ExitStatus
@@ -38,11 +39,11 @@ from ..context import ORACLE_TIMEOUT, CaseContext
 from ..exchange import Exchange
 from ..faults import Holding, OkThenClose, Refusal
 from ..judge import DEFAULT, Rules, compare, observed
-from ..model import Case, Level, Role, Setup
+from ..model import Case, Level, Setup
 from ..setups import HIDDEN, VISIBLE
 from ..wire import ResponseFrame, chunked, go_json, parse_responses, request, version_obj
 from ..wirelog import LoggedTransport
-from .client import ClientRun, expect_exit, expect_untouched, run_client
+from .client import ClientCaseRun, expect_exit, expect_untouched, run_client
 from .common import (
     CLOSE,
     FS,
@@ -495,7 +496,7 @@ add(
 # ------------------------------------------------------------------ the client role
 
 
-def _expect_closed(ctx: CaseContext, run: ClientRun, held: Holding, after: str) -> None:
+def _expect_closed(ctx: CaseContext, run: ClientCaseRun, held: Holding, after: str) -> None:
     """The client ended the connection itself: after the OK to its Close (which the suite
     answers, then holds), or by hanging up without one."""
     if held.outcome == "open":

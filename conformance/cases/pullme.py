@@ -224,7 +224,7 @@ def _unsolicited(client: Client, transport: Any) -> str:
     its own (or a close) now is reported. Our connection is idle, so its state machine says
     whether the bytes are unsolicited."""
     from bytestreamrpc.errors import PeerTimeout
-    from bytestreamrpc.events import ConnectionClosed
+    from bytestreamrpc.events import CleanClose
 
     try:
         data = transport.read(65536, 0.05)
@@ -236,7 +236,7 @@ def _unsolicited(client: Client, transport: Any) -> str:
         ev = client.conn.next_event()
     except ProtocolError as exc:
         return str(exc)
-    if isinstance(ev, ConnectionClosed):
+    if isinstance(ev, CleanClose):
         return "the server closed the connection instead of serving again"
     return ""
 
@@ -287,13 +287,17 @@ def _demo_newest() -> list[int]:
         zfs.close()
 
 
-def pcase(
+def pullme_case(
     cid: str, section: str, level: Level, title: str, **setup: Any
 ) -> Callable[[CaseFunc], CaseFunc]:
+    """A server-role pull-me case (the suite sends PullMe); ``setup``: :class:`Setup` fields.
+
+    The client side of pull-me is :func:`.client.push_case`: another role and command, so
+    not one helper."""
     return case(cid, section, level, title, family=F, setup=Setup(**setup))
 
 
-@pcase(
+@pullme_case(
     "pullme.request.1",
     "§server.pullme.ok",
     MUST,
@@ -311,7 +315,7 @@ def _ok(ctx: CaseContext) -> None:
     )
 
 
-@pcase(
+@pullme_case(
     "pullme.inversion.1",
     "§pullme.inversion",
     SHOULD,
@@ -339,7 +343,7 @@ def _inversion(ctx: CaseContext) -> None:
             )
 
 
-@pcase(
+@pullme_case(
     "pullme.finished.1",
     "§pullme.finished",
     MUST,
@@ -365,7 +369,7 @@ def _finished(ctx: CaseContext) -> None:
         )
 
 
-@pcase(
+@pullme_case(
     "pullme.resume.1",
     "§pullme.resume",
     MUST,
@@ -389,7 +393,7 @@ def _resume(ctx: CaseContext) -> None:
     )
 
 
-@pcase(
+@pullme_case(
     "pullme.resume.2",
     "§pullme.resume",
     SHOULD,
@@ -412,7 +416,7 @@ def _resume_error(ctx: CaseContext) -> None:
     )
 
 
-@pcase(
+@pullme_case(
     "pullme.resume.3",
     "§pullme.resume",
     SHOULD,
@@ -431,7 +435,7 @@ def _resume_garbage(ctx: CaseContext) -> None:
     )
 
 
-@pcase(
+@pullme_case(
     "pullme.serving.1",
     "§handler.pullme",
     MUST,
@@ -450,7 +454,7 @@ def _data(ctx: CaseContext) -> None:
     )
 
 
-@pcase(
+@pullme_case(
     "pullme.serving.2",
     "§handler.pullme",
     MUST,
@@ -473,7 +477,7 @@ def _incremental(ctx: CaseContext) -> None:
     )
 
 
-@pcase(
+@pullme_case(
     "pullme.serving.3",
     "§handler.pullme",
     MUST,
@@ -489,7 +493,7 @@ def _two(ctx: CaseContext) -> None:
     expect_received(ctx, p, "backup/h", home)
 
 
-@pcase(
+@pullme_case(
     "pullme.serving.4",
     "§handler.pullme",
     MUST,
@@ -507,7 +511,7 @@ def _empty(ctx: CaseContext) -> None:
     expect_untouched(ctx, p, "there was nothing to pull")
 
 
-@pcase(
+@pullme_case(
     "pullme.handler-failure.1",
     "§pullme.handler-failure",
     MUST,
@@ -519,7 +523,7 @@ def _no_sink(ctx: CaseContext) -> None:
     expect_failed_pull(ctx, p, "there is no sink for the identity")
 
 
-@pcase(
+@pullme_case(
     "pullme.handler-failure.2",
     "§pullme.handler-failure",
     MUST,
@@ -530,7 +534,7 @@ def _refused(ctx: CaseContext) -> None:
     expect_failed_pull(ctx, p, "the pusher refused to list its datasets")
 
 
-@pcase(
+@pullme_case(
     "pullme.handler-failure.3",
     "§pullme.handler-failure",
     MUST,
@@ -541,7 +545,7 @@ def _broken_stream(ctx: CaseContext) -> None:
     expect_failed_pull(ctx, p, "the pushed send stream broke off")
 
 
-@pcase(
+@pullme_case(
     "pullme.handler-failure.4",
     "§server.pullme.bad-identity",
     SHOULD,
@@ -560,7 +564,7 @@ def _stranger(ctx: CaseContext) -> None:
     expect_failed_pull(ctx, p, "the identity has no sink")
 
 
-@pcase(
+@pullme_case(
     "pullme.policy.1",
     "§handler.pullme",
     INFO,

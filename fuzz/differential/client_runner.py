@@ -40,7 +40,7 @@ from fakes.runjob import run_job
 from fakes.zfs import FakeZfs
 from iut import FixtureCache, IUTSpec, Running, start_client, start_server
 from iut.process import ExitStatus
-from recordings.compare import Level, compare_streams
+from recordings.compare import ComparisonLevel, compare_streams
 from recordings.explain import answers_sent
 from recordings.format import C2S, EventRecord, Record, StreamRecord
 from recordings.outcome import (
@@ -63,8 +63,8 @@ __all__ = [
     "DEFAULT_CLIENT_FIXTURE",
     "DEFAULT_CLIENT_PROFILE",
     "ClientPool",
-    "ClientRun",
     "ClientTrial",
+    "ClientTrialRun",
     "client_setting",
     "compare_clients",
     "explain_client",
@@ -105,8 +105,11 @@ def client_setting(
 
 
 @dataclass
-class ClientRun:
-    """What one client did against the scripted server."""
+class ClientTrialRun:
+    """What one client (the reference's or the implementation's) did against the scripted
+    server in a :class:`ClientTrial`: its records, outcome and how the run ended.
+
+    Not the conformance suite's ``ClientCaseRun`` (one run of a conformance case)."""
 
     records: list[Record]
     outcome: ClientOutcome | None
@@ -149,8 +152,8 @@ class ClientTrial:
     """A whole client-role trial's evidence, kept for the reproducer."""
 
     script: ServerScript
-    reference: ClientRun
-    iut: ClientRun | None
+    reference: ClientTrialRun
+    iut: ClientTrialRun | None
     disagreement: Disagreement | None = None
     """An unexplained disagreement: a finding."""
     known: tuple[Deviation, Disagreement] | None = None
@@ -161,7 +164,7 @@ class ClientTrial:
         return None if self.known is None else (self.known[0], self.known[1].headline())
 
 
-def explain_client(ref: ClientRun, iut: ClientRun, before: State) -> Deviation | None:
+def explain_client(ref: ClientTrialRun, iut: ClientTrialRun, before: State) -> Deviation | None:
     """The §deviations row that explains how the implementation's client differed, if any.
 
     A dataset the reference job found diverged is a situation of the implementation's run
@@ -190,7 +193,7 @@ def reference_job(
     return 0 if report.ok else 1, report
 
 
-def run_reference_client(script: ServerScript, setting: Setting, timeout: float) -> ClientRun:
+def run_reference_client(script: ServerScript, setting: Setting, timeout: float) -> ClientTrialRun:
     """Our client job in a thread against the scripted server, both in this process."""
     for name in _LOGGERS:  # refusals and failed jobs are the point here
         logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -216,7 +219,7 @@ def run_reference_client(script: ServerScript, setting: Setting, timeout: float)
             outcome = ClientOutcome(codes[0][0], state_of(client_zfs))
             if any(r.action == "diverged" for r in codes[0][1].results):
                 situations.add(Situation.DIVERGED)
-        return ClientRun(
+        return ClientTrialRun(
             played.records, outcome, str(server.ending), server.timed_out, guard.stalemate,
             error=None if codes else "the reference client did not finish",
             applied=frozenset(played.applied), requests=tuple(server.answered),
@@ -285,14 +288,14 @@ def _connection(running: Running, stdio: bool, timeout: float) -> Transport | No
 
 def run_iut_client(
     script: ServerScript, pool: ClientPool, setting: Setting, timeout: float
-) -> ClientRun:
+) -> ClientTrialRun:
     """The implementation's client job against the scripted server."""
     running = pool.take(script.job)
     try:
         transport = _connection(running, pool.stdio[script.job], timeout + STARTUP_ALLOWANCE)
         if transport is None:
             status = running.close(timeout)
-            return ClientRun([], None, error="the client never connected", status=status,
+            return ClientTrialRun([], None, error="the client never connected", status=status,
                              stderr=running.stderr)  # fmt: skip
         zfs = FakeZfs.in_memory(setting.load_fixture())
         try:
@@ -306,7 +309,7 @@ def run_iut_client(
             zfs.close()
         status = running.close(timeout)
         state = read_state(running.sandbox.state) if status.kind in ("ok", "failed") else {}
-        return ClientRun(
+        return ClientTrialRun(
             played.records, ClientOutcome(status, state), str(server.ending), server.timed_out,
             status=status, stderr=running.stderr, applied=frozenset(played.applied),
             requests=tuple(server.answered), situations=frozenset(server.situations),
@@ -329,7 +332,9 @@ def _kind_of(status: ExitStatus | None) -> str:
     return "mismatch"
 
 
-def compare_clients(ref: ClientRun, iut: ClientRun, timeout: float) -> Disagreement | None:
+def compare_clients(
+    ref: ClientTrialRun, iut: ClientTrialRun, timeout: float
+) -> Disagreement | None:
     """The first way the implementation's client differs from ours (see the module doc)."""
     status = iut.status
     if status is not None and status.kind == "unimplemented":
@@ -360,7 +365,7 @@ def compare_clients(ref: ClientRun, iut: ClientRun, timeout: float) -> Disagreem
                                     i, "client")  # fmt: skip
             continue
         assert isinstance(exp, StreamRecord) and isinstance(act, StreamRecord)
-        diff = compare_streams(exp, act, Level.SEMANTIC)
+        diff = compare_streams(exp, act, ComparisonLevel.SEMANTIC)
         if diff is not None:
             return Disagreement("mismatch", diff[0], f"{exp.describe()}: {diff[1]}", i, "client")
     if iut.timed_out is not None:

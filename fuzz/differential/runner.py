@@ -30,7 +30,7 @@ from fakes.zfs import FakeZfs, demo_fixture, load_fixture
 from fakes.zfs.fixtures import Fixture
 from iut import FixtureCache, IUTSpec, Running, start_server
 from iut.process import ExitStatus
-from recordings.compare import Level, compare_streams
+from recordings.compare import ComparisonLevel, compare_streams
 from recordings.explain import server_observed, server_situations
 from recordings.format import S2C, EventRecord, Record, StreamRecord
 
@@ -222,7 +222,7 @@ def _first_difference(ref: Played, ref_exit: int, iut: IUTRun) -> Disagreement |
                 )
             continue
         assert isinstance(a, StreamRecord) and isinstance(b, StreamRecord)
-        diff = compare_streams(a, b, Level.SEMANTIC)
+        diff = compare_streams(a, b, ComparisonLevel.SEMANTIC)
         if diff is not None:
             return Disagreement("mismatch", diff[0], f"{a.describe()}: {diff[1]}", i)
     if iut.played.timed_out is not None:

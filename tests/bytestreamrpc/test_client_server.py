@@ -10,8 +10,9 @@ import pytest
 
 from bytestreamrpc import HandlerError, LocalProtocolError, RequestFailed
 from bytestreamrpc.client import Client
-from bytestreamrpc.connection import State
-from bytestreamrpc.errors import PeerTimeout, RemoteProtocolError
+from bytestreamrpc.connection import Connection, Role, State
+from bytestreamrpc.errors import ConnectionClosed, PeerTimeout, ProtocolError, RemoteProtocolError
+from bytestreamrpc.events import Request, Response
 from bytestreamrpc.interfaces import ByteSource, RPCRequester
 from bytestreamrpc.local import LocalRequester
 from bytestreamrpc.messages import (
@@ -25,7 +26,7 @@ from bytestreamrpc.messages import (
     PullMeRequest,
 )
 from bytestreamrpc.server import Server
-from bytestreamrpc.serving import ServeOutcome
+from bytestreamrpc.serving import ServeOutcome, read_event
 from bytestreamrpc.transport import MemoryTransport, memory_pair
 
 FS = DatasetPath(("pool", "data"))
@@ -199,6 +200,34 @@ def test_stalled_client_times_out_the_server() -> None:
     a.write(b"\x05\x00\x00\x00{", 1)  # half a header stream, then silence
     outcome = running.join()
     assert outcome.state is State.CLOSED and "within 0.2" in outcome.reason
+
+
+def test_peer_timeout_is_a_protocol_error_but_not_the_peers_violation() -> None:
+    """A peer that stalls broke no rule: catching RemoteProtocolError must not catch it."""
+    assert issubclass(PeerTimeout, ProtocolError)
+    assert not issubclass(PeerTimeout, RemoteProtocolError)
+    assert issubclass(ConnectionClosed, RemoteProtocolError)  # closing early *is* one
+
+
+class _PullsNothing(Handler):
+    def handle_pull_me_request(
+        self, r: PullMeRequest, client_identity: str, client: RPCRequester
+    ) -> None:
+        pass
+
+
+def test_stalled_answer_to_pull_me_finished_ends_the_loop_as_before() -> None:
+    """§pullme.resume: no answer to PullMe{Finished:true} (a timeout) is ignored like a bad one,
+    so the loop ends in the state the inversion left, not "write failed"."""
+    a, b = memory_pair()
+    running = Running(Server(_PullsNothing(), identity="alice", timeout=0.2), b)
+    peer = Connection(Role.CLIENT)
+    a.write(peer.send(Request(PullMeRequest())), 1)
+    assert isinstance(read_event(peer, a, 5), Response)  # OK to the PullMe
+    finished = read_event(peer, a, 5)  # the server's PullMe{Finished:true}; we never answer
+    assert isinstance(finished, Request) and finished.body == PullMeRequest(finished=True)
+    outcome = running.join()
+    assert (outcome.state, outcome.reason, outcome.requests) == (State.AWAIT_RESPONSE, "", 1)
 
 
 def test_local_requester() -> None:

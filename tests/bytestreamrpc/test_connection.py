@@ -19,7 +19,7 @@ from bytestreamrpc.constants import ErrorId, RequestType, ResponseType
 from bytestreamrpc.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from bytestreamrpc.events import (
     BadRequest,
-    ConnectionClosed,
+    CleanClose,
     Request,
     Response,
     StreamData,
@@ -146,7 +146,7 @@ def test_client_misuse_is_local_error() -> None:
 def test_client_idle_unsolicited_data_and_close() -> None:
     c = Connection(Role.CLIENT)
     c.receive_data(b"")
-    assert isinstance(c.next_event(), ConnectionClosed)
+    assert isinstance(c.next_event(), CleanClose)
     d = Connection(Role.CLIENT)
     d.receive_data(b"x")
     with pytest.raises(RemoteProtocolError):

@@ -109,6 +109,15 @@ def test_version_matches_the_distribution() -> None:
     assert zrepl_conformance.__version__ == importlib.metadata.version("zrepl-conformance")
 
 
+def test_version_option_prints_the_distributions_version() -> None:
+    import importlib.metadata
+
+    res = run("--version")
+    assert res.returncode == 0 and res.stderr == b""
+    expected = f"zrepl-conformance {importlib.metadata.version('zrepl-conformance')}\n"
+    assert res.stdout.decode() == expected
+
+
 def test_help_lists_every_command_and_serve_imports_only_its_module() -> None:
     res = run("--help")
     for name in (
@@ -125,11 +134,13 @@ def test_help_lists_every_command_and_serve_imports_only_its_module() -> None:
     ):
         assert name.encode() in res.stdout
     probe = (
-        "import sys; from zrepl_conformance import cli; cli.build_parser('serve'); "
-        "print(sorted(m for m in sys.modules if m.startswith('zrepl_conformance.cmd_')))"
+        "import sys; had = 'importlib.metadata' in sys.modules; "
+        "from zrepl_conformance import cli; cli.build_parser('serve'); "
+        "print(sorted(m for m in sys.modules if m.startswith('zrepl_conformance.cmd_')))\n"
+        "print(had or 'importlib.metadata' not in sys.modules)"  # the version stays lazy
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['zrepl_conformance.cmd_serve']"
+    assert out.stdout.split("\n")[:2] == ["['zrepl_conformance.cmd_serve']", "True"]
 
 
 # ---------------------------------------------------------------- fuzz: help, status line, atheris

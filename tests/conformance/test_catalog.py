@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bytestreamrpc.connection import Role
 from conformance.catalog import all_cases, get, spec_sections
-from conformance.model import FAMILIES, Level, Role
+from conformance.model import FAMILIES, Level
 from zrepl_conformance.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[2]

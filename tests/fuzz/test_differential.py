@@ -25,7 +25,7 @@ import pytest
 
 from fuzz.differential import DEFAULT_EXAMPLES
 from iut import FixtureCache, load_spec, reference_spec
-from recordings.compare import Level
+from recordings.compare import ComparisonLevel
 from recordings.format import read_transcript
 from recordings.replay import replay_server
 from tests.mutants import write_specs
@@ -75,10 +75,10 @@ def test_fuzz_finds_the_planted_bug_and_replay_confirms_it(
 
     with FixtureCache() as cache:
         against_mutant = replay_server(
-            transcript, load_spec(spec_file), cache, level=Level.SEMANTIC, timeout=3
+            transcript, load_spec(spec_file), cache, level=ComparisonLevel.SEMANTIC, timeout=3
         )
         against_reference = replay_server(
-            transcript, reference_spec(), cache, level=Level.SEMANTIC, timeout=3
+            transcript, reference_spec(), cache, level=ComparisonLevel.SEMANTIC, timeout=3
         )
     assert against_mutant.outcome == "mismatch", against_mutant.summary()
     assert against_reference.ok, against_reference.summary()

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from iut import FixtureCache, load_spec, reference_spec
-from recordings.compare import Level
+from recordings.compare import ComparisonLevel
 from recordings.format import read_transcript
 from recordings.replay import recorded_job, replay_client
 from tests.mutants import write_specs
@@ -112,10 +112,15 @@ def test_client_role_finds_the_planted_bug_and_replay_confirms_it(
 
     with FixtureCache() as cache:
         against_mutant = replay_client(
-            transcript, load_spec(spec_file), cache, role=job, level=Level.SEMANTIC, timeout=5
+            transcript,
+            load_spec(spec_file),
+            cache,
+            role=job,
+            level=ComparisonLevel.SEMANTIC,
+            timeout=5,
         )
         against_reference = replay_client(
-            transcript, reference_spec(), cache, role=job, level=Level.SEMANTIC, timeout=5
+            transcript, reference_spec(), cache, role=job, level=ComparisonLevel.SEMANTIC, timeout=5
         )
     assert against_mutant.outcome == "mismatch", against_mutant.summary()
     assert against_reference.ok, against_reference.summary()

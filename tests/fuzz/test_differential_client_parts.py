@@ -23,7 +23,7 @@ from bytestreamrpc.messages import DatasetPath, FilesystemVersion, ResponseHeade
 from fakes.scripted import Honest, Then, render
 from fuzz.differential.answers import REFUSAL, apply_plan, situations_of
 from fuzz.differential.client_runner import (
-    ClientRun,
+    ClientTrialRun,
     client_setting,
     compare_clients,
     run_reference_client,
@@ -46,7 +46,7 @@ from fuzz.differential.script_gen import server_scripts
 from fuzz.differential.scripted import _Tap
 from iut import FixtureCache, reference_spec
 from recordings.classify import Recorder, records_from_exchange
-from recordings.compare import Level
+from recordings.compare import ComparisonLevel
 from recordings.format import (
     C2S,
     S2C,
@@ -146,7 +146,7 @@ def test_replay_checks_the_recorded_outcome_of_a_client(tmp_path: Path) -> None:
                 reference_spec(),
                 cache,
                 role="pull",
-                level=Level.SEMANTIC,
+                level=ComparisonLevel.SEMANTIC,
                 timeout=5,
             )
             for rec in (right, wrong_state, wrong_exit)
@@ -293,8 +293,8 @@ def test_rules_aim_at_the_nth_request_of_their_type() -> None:
 # --------------------------------------------------------------------------- comparing
 
 
-def _run(records: list[Record], *, timed_out: str | None = None) -> ClientRun:
-    return ClientRun(records, ClientOutcome(0, {}), timed_out=timed_out)
+def _run(records: list[Record], *, timed_out: str | None = None) -> ClientTrialRun:
+    return ClientTrialRun(records, ClientOutcome(0, {}), timed_out=timed_out)
 
 
 def test_a_missing_last_end_of_file_is_no_disagreement_but_a_stall_is_a_hang() -> None:

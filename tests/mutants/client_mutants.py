@@ -40,7 +40,7 @@ from .registry import mutant, replace
 
 @mutant(
     "client-no-version-first",
-    role="client",
+    role=Role.CLIENT,
     description="starts with the Filesystem request, never sending the ProtocolVersion request",
     sections=("§client.connect",),
     family="client",
@@ -54,7 +54,7 @@ def _no_version_first() -> None:
 
 @mutant(
     "client-ignores-error-header",
-    role="client",
+    role=Role.CLIENT,
     description="ignores ErrorId/ResponseType of a response and reads the body it expected "
     "anyway (a body after an error header)",
     sections=("§client.expect",),
@@ -88,7 +88,7 @@ def _ignores_error_header() -> None:
 
 @mutant(
     "client-no-drain",
-    role="client",
+    role=Role.CLIENT,
     description="does not drain a send stream whose receive failed: the next request's "
     "response is read from the middle of the stream",
     sections=("§client.transfer-drain", "§frame.drain"),
@@ -111,7 +111,7 @@ def _no_drain() -> None:
 
 @mutant(
     "client-truncation-as-eof",
-    role="client",
+    role=Role.CLIENT,
     description="takes end of input after a complete chunk of a send stream for the end of the "
     "stream (the original's quirk) and accepts the transfer",
     sections=("§frame.truncation", "§client.transfer-drain", "§deviations.truncated-payload"),
@@ -135,7 +135,7 @@ def _truncation_as_eof() -> None:
 
 @mutant(
     "client-force-receive",
-    role="client",
+    role=Role.CLIENT,
     description="receives with zfs recv -F: an existing local dataset with no common snapshot "
     "is overwritten instead of the receive failing",
     sections=("§zfs.recv-rules", "§job.pull.initial"),
@@ -154,7 +154,7 @@ def _force_receive() -> None:
 
 @mutant(
     "client-incremental-skip",
-    role="client",
+    role=Role.CLIENT,
     description="sends one incremental from the common snapshot straight to the newest "
     "(-i instead of the step-by-step path), so intermediate snapshots never arrive",
     sections=("§job.pull.incremental", "§diff.algorithm"),
@@ -177,7 +177,7 @@ def _incremental_skip() -> None:
 
 @mutant(
     "client-guid-float",
-    role="client",
+    role=Role.CLIENT,
     description="decodes FilesystemDiff GUIDs through a float64, so no remote version matches a "
     "local one and incremental replication never happens",
     sections=("§json.decode", "§zfs.guid", "§diff.algorithm"),
@@ -198,7 +198,7 @@ def _client_guid_float() -> None:
 
 @mutant(
     "client-path-as-string",
-    role="client",
+    role=Role.CLIENT,
     description='sends the Filesystem field of its requests as a string "pool/data" instead '
     "of a component array",
     sections=("§msg.dataset-path", "§msg.bodies"),
@@ -223,7 +223,7 @@ def _client_path_as_string() -> None:
 
 @mutant(
     "client-no-ok-to-finished",
-    role="client",
+    role=Role.CLIENT,
     description="(pusher) leaves its serving loop on PullMe{Finished:true} without answering OK",
     sections=("§server.pullme.finished", "§pullme.finished"),
     family="client",
@@ -250,7 +250,7 @@ def _no_ok_to_finished() -> None:
 
 @mutant(
     "client-push-ignores-failure",
-    role="client",
+    role=Role.CLIENT,
     description="(pusher) reports success when the puller refuses or hangs up without "
     "Finished (the original's quirk)",
     sections=("§pullme.client-success-quirk", "§deviations.pullme-result"),
@@ -271,7 +271,7 @@ def _push_ignores_failure() -> None:
 
 @mutant(
     "client-no-close",
-    role="client",
+    role=Role.CLIENT,
     description="ends the job by closing the connection without a Close request",
     sections=("§client.close", "§job.pull"),
     family="client",
@@ -286,7 +286,7 @@ def _no_close() -> None:
 
 @mutant(
     "client-waits-for-close",
-    role="client",
+    role=Role.CLIENT,
     description="after Close's OK keeps its side open until the server closes the connection "
     "(a client that waits for the close hangs when the server holds it)",
     sections=("§client.close",),
@@ -307,7 +307,7 @@ def _waits_for_close() -> None:
 
 @mutant(
     "client-skip-readonly",
-    role="client",
+    role=Role.CLIENT,
     description="does not set readonly=on on a dataset after its initial receive",
     sections=("§job.pull.initial",),
     family="client",

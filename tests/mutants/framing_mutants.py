@@ -13,7 +13,7 @@ import struct
 from typing import Final
 
 from bytestreamrpc import connection, framing, serving
-from bytestreamrpc.connection import Connection
+from bytestreamrpc.connection import Connection, Role
 from bytestreamrpc.constants import MAX_WRITE_PAYLOAD
 from bytestreamrpc.errors import TruncatedStream
 from bytestreamrpc.events import StreamData, StreamEnd
@@ -57,7 +57,7 @@ def _use_writer(json_size: int | None, stream_size: int | None) -> None:
 
 @mutant(
     "frame-big-endian",
-    role="server",
+    role=Role.SERVER,
     description="writes chunk lengths big-endian (reads them little-endian)",
     sections=("§frame.chunk",),
     family="framing",
@@ -76,7 +76,7 @@ def _big_endian() -> None:
 
 @mutant(
     "frame-no-terminator",
-    role="server",
+    role=Role.SERVER,
     description="ends JSON messages without the zero chunk (send streams keep theirs)",
     sections=("§frame.terminator", "§json.stream"),
     family="framing",
@@ -87,7 +87,7 @@ def _no_terminator() -> None:
 
 @mutant(
     "stream-empty-chunk-midway",
-    role="server",
+    role=Role.SERVER,
     description="writes a zero-length chunk in the middle of each send stream (a source read "
     "that returned nothing), ending it early; the rest follows as stray bytes",
     sections=("§frame.writer-zero-read", "§frame.terminator", "§server.init.ok"),
@@ -121,7 +121,7 @@ def _empty_chunk_midway() -> None:
 
 @mutant(
     "json-no-drain",
-    role="server",
+    role=Role.SERVER,
     description="keeps the bytes after a message's first JSON value and reads them as the start "
     "of the next message (no drain), so trailing bytes corrupt the next message",
     sections=("§frame.drain", "§json.first-value", "§json.decode.trailing"),
@@ -162,7 +162,7 @@ class _ChunkLimitDecoder(framing.ChunkDecoder):
 
 @mutant(
     "frame-reader-max-32764",
-    role="server",
+    role=Role.SERVER,
     description="rejects chunks longer than 32764 bytes (the writer's maximum) as broken framing",
     sections=("§frame.reader-any-length",),
     family="framing",
@@ -176,7 +176,7 @@ def _reader_max() -> None:
 
 @mutant(
     "frame-max-chunk-65536",
-    role="server",
+    role=Role.SERVER,
     description="writes send-stream chunks of up to 65536 bytes, above the original's 32764",
     sections=("§frame.writer-max",),
     family="framing",
@@ -188,7 +188,7 @@ def _max_chunk_65536() -> None:
 
 @mutant(
     "chunks-odd",
-    role="server",
+    role=Role.SERVER,
     description="JSON messages in 7-byte chunks, send streams in 4093-byte chunks",
     sections=("§frame.boundaries",),
     family="framing",
@@ -200,7 +200,7 @@ def _chunks_odd() -> None:
 
 @mutant(
     "json-byte-chunks",
-    role="server",
+    role=Role.SERVER,
     description="every JSON message one chunk per byte",
     sections=("§frame.boundaries", "§json.stream"),
     family="framing",

@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable, Sequence
 
 from bytestreamrpc import messages
+from bytestreamrpc.connection import Role
 from bytestreamrpc.gojson import GoField, GoStruct, GoType, GoUint, decoder
 from bytestreamrpc.messages import DatasetPath, FilesystemVersion
 
@@ -66,7 +67,7 @@ def _set_first_error(errs: decoder._Errors, text: str) -> None:
 
 @mutant(
     "json-rejects-unknown-keys",
-    role="server",
+    role=Role.SERVER,
     description="refuses messages with keys that match no field (Go's DisallowUnknownFields)",
     sections=("§json.decode.unknown-keys",),
     family="json",
@@ -86,7 +87,7 @@ def _rejects_unknown_keys() -> None:
 
 @mutant(
     "json-null-rejected",
-    role="server",
+    role=Role.SERVER,
     description='treats null as a type error, so a Go client\'s {"Roots":null} is refused '
     "with error 3",
     sections=("§json.decode.null", "§json.encode.nil-slice", "§server.fs.ok"),
@@ -105,7 +106,7 @@ def _null_rejected() -> None:
 
 @mutant(
     "json-uint8-wraps",
-    role="server",
+    role=Role.SERVER,
     description="stores out-of-range integers modulo 2^bits (Type 272 becomes 16) instead of "
     "refusing them",
     sections=("§json.decode.range", "§json.decode"),
@@ -127,7 +128,7 @@ def _uint_wraps() -> None:
 
 @mutant(
     "json-keys-case-sensitive",
-    role="server",
+    role=Role.SERVER,
     description='matches keys case-sensitively: {"type":1,...} leaves Type 0 (error 2)',
     sections=("§json.decode.key-folding",),
     family="json",
@@ -142,7 +143,7 @@ def _case_sensitive() -> None:
 
 @mutant(
     "json-first-duplicate-wins",
-    role="server",
+    role=Role.SERVER,
     description='of repeated keys the first occurrence wins ({"Type":17,"Type":16} is 17)',
     sections=("§json.decode.duplicate-keys",),
     family="json",
@@ -173,7 +174,7 @@ def _first_duplicate_wins() -> None:
 
 @mutant(
     "guid-float",
-    role="server",
+    role=Role.SERVER,
     description="writes Guid and CreateTXG through a float64, losing digits above 2^53",
     sections=("§json.encode.integers", "§msg.filesystem-version", "§server.fsv.ok"),
     family="server-rows",
@@ -201,7 +202,7 @@ def _guid_float() -> None:
 
 @mutant(
     "dataset-path-as-string",
-    role="server",
+    role=Role.SERVER,
     description='writes the Filesystems body as strings ["pool/data"] instead of component '
     'arrays [["pool","data"]]',
     sections=("§msg.dataset-path", "§msg.filesystems-body", "§server.fs.ok"),
@@ -217,7 +218,7 @@ def _path_as_string() -> None:
 
 @mutant(
     "json-no-html-escape",
-    role="server",
+    role=Role.SERVER,
     description="writes < > & raw inside strings instead of \\u003c \\u003e \\u0026",
     sections=("§json.encode.escapes",),
     family="json",
@@ -232,7 +233,7 @@ def _no_html_escape() -> None:
 
 @mutant(
     "json-spaces",
-    role="server",
+    role=Role.SERVER,
     description="JSON with a space after every ':' and ','",
     sections=("§json.encode",),
     family="json",
@@ -244,7 +245,7 @@ def _spaces() -> None:
 
 @mutant(
     "json-lowercase-keys",
-    role="server",
+    role=Role.SERVER,
     description='JSON keys written in lower case ("responsetype")',
     sections=("§json.encode", "§json.decode.key-folding"),
     family="json",
@@ -256,7 +257,7 @@ def _lowercase_keys() -> None:
 
 @mutant(
     "json-no-newline",
-    role="server",
+    role=Role.SERVER,
     description="JSON messages without Go's trailing newline",
     sections=("§json.encode.newline",),
     family="json",

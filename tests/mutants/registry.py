@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-Role = Literal["server", "client"]
+from bytestreamrpc.connection import Role
+
 Family = Literal["framing", "json", "server-rows", "transfers", "acl", "pullme", "client"]
 Expect = Literal["FAIL", "NON-STRICT", "STRICT", "NO-FAIL"]
 
@@ -42,8 +43,9 @@ EXPECT_MEANING: Final[dict[Expect, str]] = {
 class Mutant:
     """One defective (or harmlessly different) variant of the reference.
 
-    ``role`` is the side the defect lives in: a server mutant's ``pull``/``push`` commands
-    and a client mutant's ``server`` command run the unmodified reference.
+    ``role`` is the side the defect lives in (the toolkit's one :class:`Role`, which compares
+    equal to ``"server"`` / ``"client"``): a server mutant's ``pull``/``push`` commands and a
+    client mutant's ``server`` command run the unmodified reference.
     """
 
     name: str

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable
 
 from bytestreamrpc import connection, server, serving
-from bytestreamrpc.connection import After, Connection, Outcome, State
+from bytestreamrpc.connection import After, Connection, Outcome, Role, State
 from bytestreamrpc.constants import ZERO_REQUEST_ID, ErrorId, RequestType, ResponseType
 from bytestreamrpc.errors import ConnectionClosed, HandlerError, PeerTimeout
 from bytestreamrpc.events import BadRequest, Event, Request
@@ -65,7 +65,7 @@ def _after_refuse(hook: RefuseHook) -> None:
 
 @mutant(
     "header-error-id-3",
-    role="server",
+    role=Role.SERVER,
     description="answers an undecodable request header with error 3 instead of 1",
     sections=("§server.header.decode-error", "§msg.constants"),
     family="server-rows",
@@ -83,7 +83,7 @@ def _header_error_id_3() -> None:
 
 @mutant(
     "unknown-type-silent",
-    role="server",
+    role=Role.SERVER,
     description="answers nothing to an unknown request type and reads on (its body is then "
     "taken for the next header)",
     sections=("§server.unknown-type",),
@@ -109,7 +109,7 @@ def _unknown_type_silent() -> None:
 
 @mutant(
     "pv-version-unchecked",
-    role="server",
+    role=Role.SERVER,
     description="accepts any ClientVersion (answers OK to version 2 instead of error 4)",
     sections=("§server.pv.mismatch",),
     family="server-rows",
@@ -132,7 +132,7 @@ def _version_unchecked() -> None:
 
 @mutant(
     "incr-handler-error-closes",
-    role="server",
+    role=Role.SERVER,
     description="closes the connection after an IncrementalTransfer handler error instead of "
     "continuing",
     sections=("§server.incr.handler-error", "§server.handler-error"),
@@ -144,7 +144,7 @@ def _incr_error_closes() -> None:
 
 @mutant(
     "close-without-ok",
-    role="server",
+    role=Role.SERVER,
     description="closes the connection on a Close request without answering OK",
     sections=("§server.close.ok",),
     family="server-rows",
@@ -170,7 +170,7 @@ def _close_without_ok() -> None:
 
 @mutant(
     "header-error-stays-open",
-    role="server",
+    role=Role.SERVER,
     description="keeps reading after an undecodable request header instead of closing",
     sections=("§server.header.decode-error",),
     family="server-rows",
@@ -187,7 +187,7 @@ def _header_error_stays_open() -> None:
 
 @mutant(
     "fsv-error-continues",
-    role="server",
+    role=Role.SERVER,
     description="keeps serving after a FilesystemVersions decode or handler error instead of "
     "ending the loop",
     sections=("§server.fsv.decode-error", "§server.fsv.handler-error"),
@@ -201,7 +201,7 @@ def _fsv_error_continues() -> None:
 
 @mutant(
     "success-zero-request-id",
-    role="server",
+    role=Role.SERVER,
     description="sends 16 zeros as RequestId in success responses instead of echoing the "
     "request's Id",
     sections=("§msg.request-id",),
@@ -217,7 +217,7 @@ def _success_zero_id() -> None:
 
 @mutant(
     "error-echoes-request-id",
-    role="server",
+    role=Role.SERVER,
     description="echoes the request's Id in error responses instead of sending zeros",
     sections=("§msg.request-id",),
     family="server-rows",
@@ -245,7 +245,7 @@ def _error_echoes_id() -> None:
 
 @mutant(
     "error-text-empty",
-    role="server",
+    role=Role.SERVER,
     description="sends an empty Message for every body decode error, also where the original "
     "sends the decoder's text (ProtocolVersion, Close, FilesystemVersions, PullMe)",
     sections=("§json.decode-error-text", "§server.pv.decode-error"),
@@ -261,7 +261,7 @@ def _error_text_empty() -> None:
 
 @mutant(
     "versions-newest-first",
-    role="server",
+    role=Role.SERVER,
     description="lists FilesystemVersions newest first instead of ascending by CreateTXG",
     sections=("§msg.diff-body", "§handler.fsv"),
     family="server-rows",
@@ -280,7 +280,7 @@ def _versions_newest_first() -> None:
 
 @mutant(
     "acl-leak-filesystems",
-    role="server",
+    role=Role.SERVER,
     description="lists every filesystem in the Filesystem response, ignoring the pull ACL",
     sections=("§handler.fs", "§server.fs.ok"),
     family="acl",
@@ -299,7 +299,7 @@ def _acl_leak_filesystems() -> None:
 
 @mutant(
     "acl-unchecked-access",
-    role="server",
+    role=Role.SERVER,
     description="applies the pull ACL only to the listing: FilesystemVersions and transfers of "
     "a dataset outside it are served",
     sections=("§handler.fsv", "§handler.transfer"),
@@ -315,7 +315,7 @@ def _acl_unchecked_access() -> None:
 
 @mutant(
     "incr-sends-full",
-    role="server",
+    role=Role.SERVER,
     description="answers an IncrementalTransfer with a full send stream of To (forgot -i From)",
     sections=("§handler.transfer", "§server.incr.ok"),
     family="transfers",
@@ -338,7 +338,7 @@ def _incr_sends_full() -> None:
 
 @mutant(
     "pullme-no-finished",
-    role="server",
+    role=Role.SERVER,
     description="after a successful pull-me pull, closes the connection instead of sending "
     "PullMe{Finished:true}",
     sections=("§pullme.finished", "§server.pullme.ok"),
@@ -358,7 +358,7 @@ def _pullme_no_finished() -> None:
 
 @mutant(
     "pullme-finished-after-failure",
-    role="server",
+    role=Role.SERVER,
     description="sends PullMe{Finished:true} even when its pull failed (or it has no sink for "
     "the identity)",
     sections=("§pullme.handler-failure",),
@@ -403,7 +403,7 @@ class _HoldsOpen:
 
 @mutant(
     "never-closes",
-    role="server",
+    role=Role.SERVER,
     description="answers exactly like the reference but, where it would close the connection "
     "(or end the loop), keeps it open until the client hangs up",
     sections=("§server.loop", "§server.close.ok", "§server.header.decode-error"),

@@ -22,7 +22,7 @@ from bytestreamrpc.messages import (
 from bytestreamrpc.server import Server
 from bytestreamrpc.transport import MemoryTransport, memory_pair
 from recordings.classify import Recorder, records_from_exchange
-from recordings.compare import Level, compare_streams, decoded_view
+from recordings.compare import ComparisonLevel, compare_streams, decoded_view
 from recordings.format import (
     C2S,
     S2C,
@@ -208,29 +208,29 @@ def test_levels() -> None:
     other_id = _json_record(header_bytes(error_id=5, message="cannot decode x", response_type=0))
     rechunked = _json_record(base.payload or b"", (10, len(base.payload or b"") - 10))
     # spacing / key case / omitted zero fields: a peer decodes the same message
-    assert compare_streams(base, spaced, Level.BYTES) is not None
-    assert compare_streams(base, spaced, Level.MESSAGES) is None
+    assert compare_streams(base, spaced, ComparisonLevel.BYTES) is not None
+    assert compare_streams(base, spaced, ComparisonLevel.MESSAGES) is None
     # chunk boundaries: only bytes
-    what = compare_streams(base, rechunked, Level.BYTES)
+    what = compare_streams(base, rechunked, ComparisonLevel.BYTES)
     assert what is not None and what[0] == "chunk boundaries"
-    assert compare_streams(base, rechunked, Level.MESSAGES) is None
+    assert compare_streams(base, rechunked, ComparisonLevel.MESSAGES) is None
     # error text: messages, not semantic
-    what = compare_streams(base, other_text, Level.MESSAGES)
+    what = compare_streams(base, other_text, ComparisonLevel.MESSAGES)
     assert what is not None and what[0] == "field Message"
-    assert compare_streams(base, other_text, Level.SEMANTIC) is None
-    assert compare_streams(base, other_text, Level.MESSAGES, ignore=["message"]) is None
+    assert compare_streams(base, other_text, ComparisonLevel.SEMANTIC) is None
+    assert compare_streams(base, other_text, ComparisonLevel.MESSAGES, ignore=["message"]) is None
     # the error id matters at every level
-    for level in Level:
+    for level in ComparisonLevel:
         diff = compare_streams(base, other_id, level)
         assert diff is not None
-    diff = compare_streams(base, other_id, Level.SEMANTIC)
+    diff = compare_streams(base, other_id, ComparisonLevel.SEMANTIC)
     assert diff == ("field ErrorId", "expected 3, got 5")
 
 
 def test_success_message_text_counts_even_at_semantic_level() -> None:
     ok = _json_record(header_bytes(response_type=1))
     chatty = _json_record(header_bytes(message="hi", response_type=1))
-    assert compare_streams(ok, chatty, Level.SEMANTIC) == (
+    assert compare_streams(ok, chatty, ComparisonLevel.SEMANTIC) == (
         "field Message",
         'expected "", got "hi"',
     )
@@ -241,5 +241,8 @@ def test_nested_field_path() -> None:
     b = messages.encode_versions([messages.FilesystemVersion("snapshot", "a", 9, 2)])
     ra = StreamRecord(S2C, 0, "json", (len(a),), len(a), a, go="[]zfs.FilesystemVersion")
     rb = StreamRecord(S2C, 0, "json", (len(b),), len(b), b, go="[]zfs.FilesystemVersion")
-    assert compare_streams(ra, rb, Level.MESSAGES) == ("field [0].Guid", "expected 1, got 9")
-    assert compare_streams(ra, rb, Level.MESSAGES, ignore=["GUID"]) is None
+    assert compare_streams(ra, rb, ComparisonLevel.MESSAGES) == (
+        "field [0].Guid",
+        "expected 1, got 9",
+    )
+    assert compare_streams(ra, rb, ComparisonLevel.MESSAGES, ignore=["GUID"]) is None

@@ -16,7 +16,7 @@ import pytest
 from bytestreamrpc.deviations import TABLE, Answer, Deviation, Situation, explain
 from iut import FixtureCache, load_spec, reference_spec, spec_from_server_cmd
 from iut.spec import REFERENCE_SERVER, IUTSpec
-from recordings.compare import Level, Mismatch
+from recordings.compare import ComparisonLevel, Mismatch
 from recordings.explain import (
     client_situations,
     explain_server_mismatch,
@@ -111,7 +111,7 @@ def test_a_body_difference_is_never_put_to_the_table() -> None:
     crashed = recs[:refused] + recs[refused + 1 :]  # no answer, then the close
 
     def at(index: int) -> Mismatch:
-        return Mismatch(index, 0, S2C, Level.BYTES, "field [0].Guid", "", "")
+        return Mismatch(index, 0, S2C, ComparisonLevel.BYTES, "field [0].Guid", "", "")
 
     row = explain_server_mismatch(recs, crashed, at(refused + 1))
     assert row is not None and row.heading == "handler-crashes"
@@ -135,14 +135,14 @@ def test_a_missing_body_is_not_excused_by_the_answers_around_it() -> None:
     ref, got = server_observed(recorded), server_observed(replayed)
     assert ref.answers[:-1] == got.answers and ref.answers[-1].error_id == 1
     assert explain(ref, got, role="server") is not None  # the answers alone: clean-eof
-    m = Mismatch(body + 1, 0, S2C, Level.BYTES, "missing message", "", "")
+    m = Mismatch(body + 1, 0, S2C, ComparisonLevel.BYTES, "missing message", "", "")
     assert explain_server_mismatch(recorded, replayed, m) is None
 
 
 def test_an_unsafe_deviation_fails_only_under_strict() -> None:
     safe = next(d for d in TABLE if d.role == "server")
     unsafe = Deviation(safe.heading, "server", safe.original, True, safe.applies)
-    m = Mismatch(1, 1, S2C, Level.BYTES, "missing message", "", "")
+    m = Mismatch(1, 1, S2C, ComparisonLevel.BYTES, "missing message", "", "")
     assert ReplayResult(mismatch=m, deviation=safe, strict=True).outcome == "deviation"
     assert ReplayResult(mismatch=m, deviation=unsafe).outcome == "deviation"
     strict = ReplayResult(mismatch=m, deviation=unsafe, strict=True)
@@ -174,7 +174,7 @@ def test_an_unsafe_deviation_fails_only_under_strict() -> None:
 def test_the_originals_behaviour_is_a_known_deviation_a_defect_is_not(
     cache: FixtureCache, scenario: str, mode: str, at: int, heading: str | None
 ) -> None:
-    for level in (Level.BYTES, Level.SEMANTIC):
+    for level in (ComparisonLevel.BYTES, ComparisonLevel.SEMANTIC):
         res = replay_server(golden(scenario), mutant(mode, at), cache, level=level, timeout=5)
         assert res.mismatch is not None, res.summary()
         if heading is None:
@@ -214,11 +214,11 @@ def test_send_stream_chunks_are_compared_only_at_exact(cache: FixtureCache) -> N
     (res,) = check(spec, names=["init-ok"], scenarios=[by_name("init-ok")]).results
     assert res.outcome == "pass", res.line()
     (res,) = check(
-        spec, names=["init-ok"], level=Level.EXACT, scenarios=[by_name("init-ok")]
+        spec, names=["init-ok"], level=ComparisonLevel.EXACT, scenarios=[by_name("init-ok")]
     ).results
     assert res.outcome == "mismatch", res.line()
     m = res.result.mismatch if res.result else None
-    assert m is not None and m.what == "chunk boundaries" and m.level is Level.EXACT
+    assert m is not None and m.what == "chunk boundaries" and m.level is ComparisonLevel.EXACT
     assert m.detail.startswith("expected 32764*16,186, got ") and "186" not in m.detail[26:]
 
 

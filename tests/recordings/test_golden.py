@@ -19,7 +19,7 @@ from bytestreamrpc.server import Server
 from bytestreamrpc.transport import memory_pair
 from iut import FixtureCache, reference_spec
 from recordings.classify import GO_REQUEST_HEADER, GO_RESPONSE_HEADER
-from recordings.compare import CODECS, Level
+from recordings.compare import CODECS, ComparisonLevel
 from recordings.driver import response_errors, server_closed
 from recordings.format import C2S, S2C, StreamRecord, Transcript, read_transcript
 from recordings.golden import (
@@ -148,7 +148,7 @@ def test_request_id_is_echoed() -> None:
     assert headers[1].request_id == ZERO_REQUEST_ID and headers[1].error_id == 5
 
 
-def _replay_in_process(t: Transcript, cache: FixtureCache, level: Level) -> ReplayResult:
+def _replay_in_process(t: Transcript, cache: FixtureCache, level: ComparisonLevel) -> ReplayResult:
     """Replay to the reference ``Server`` class in a thread (same handler, same fixture copy,
     same profile as the subprocess): the cheap way to cover the other levels."""
     from fakes.profile import profile_from_obj
@@ -179,8 +179,8 @@ def _round_trip(sc: Scenario, cache: FixtureCache) -> list[str]:
     problems = []
     if fresh.records != golden(sc.name).records:
         problems.append(f"{sc.name}: a fresh recording differs from the committed golden file")
-    for level in Level:
-        if level is Level.BYTES:  # the real thing: the reference as a subprocess, via iut
+    for level in ComparisonLevel:
+        if level is ComparisonLevel.BYTES:  # the real thing: the reference as a subprocess, via iut
             res = replay_server(fresh, reference_spec(), cache, level=level)
         else:
             res = _replay_in_process(fresh, cache, level)

@@ -10,7 +10,7 @@ import pytest
 
 from bytestreamrpc.deviations import TABLE, Deviation
 from iut.spec import REFERENCE_SERVER
-from recordings.compare import Level, Mismatch
+from recordings.compare import ComparisonLevel, Mismatch
 from recordings.format import S2C, StreamRecord, read_transcript
 from recordings.golden import GOLDEN_DIR
 from recordings.repeat import RepeatResult, repeat
@@ -29,7 +29,7 @@ GUID_STREAM = 2
 
 
 def _mismatch(index: int, what: str, detail: str) -> ReplayResult:
-    m = Mismatch(index, index + 1, S2C, Level.MESSAGES, what, detail, "")
+    m = Mismatch(index, index + 1, S2C, ComparisonLevel.MESSAGES, what, detail, "")
     return ReplayResult(mismatch=m, compared=index - 1)
 
 
@@ -62,7 +62,7 @@ def test_the_same_difference_in_every_run_is_a_stable_mismatch() -> None:
 
 
 def _deviation(index: int, deviation: Deviation, *, strict: bool = False) -> ReplayResult:
-    m = Mismatch(index, index + 1, S2C, Level.BYTES, "missing message", "", "")
+    m = Mismatch(index, index + 1, S2C, ComparisonLevel.BYTES, "missing message", "", "")
     return ReplayResult(mismatch=m, compared=index - 1, deviation=deviation, strict=strict)
 
 

@@ -27,7 +27,7 @@ from bytestreamrpc.server import serve_listener
 from bytestreamrpc.transport import connect_socket
 from iut import FixtureCache, reference_spec, spec_from_server_cmd
 from iut.spec import REFERENCE_SERVER, IUTSpec
-from recordings.compare import BYTE_LEVELS, Level
+from recordings.compare import BYTE_LEVELS, ComparisonLevel
 from recordings.digest import Digest
 from recordings.format import C2S, S2C, Header, StreamRecord, read_transcript
 from recordings.golden import GOLDEN_DIR
@@ -206,7 +206,10 @@ def test_recording_proxy_one_transcript_per_connection(tmp_path: Path) -> None:
         assert [r.kind for r in t.streams(S2C)].count("data") == 1
         with FixtureCache() as cache:
             res = replay_server(
-                t, spec_from_server_cmd(f"{PY} {STANDIN} --size 5000"), cache, level=Level.BYTES
+                t,
+                spec_from_server_cmd(f"{PY} {STANDIN} --size 5000"),
+                cache,
+                level=ComparisonLevel.BYTES,
             )
         assert res.ok, res.summary()
 
@@ -272,7 +275,7 @@ def test_a_changed_server_is_caught_at_the_right_level(
     golden = read_transcript(GOLDEN_DIR / f"{scenario}.jsonl")
     target = [r for r in golden.records if isinstance(r, StreamRecord) and r.dir == S2C][at]
     spec = mutant_spec(mode, at)
-    for level in Level:
+    for level in ComparisonLevel:
         res = replay_server(golden, spec, cache, level=level)
         if level.value not in caught:
             assert res.ok, f"{level.value}: {res.summary()}"
@@ -298,7 +301,7 @@ def test_replay_of_the_reference_passes_with_ignored_fields(cache: FixtureCache)
     golden = read_transcript(GOLDEN_DIR / "fsv-handler-error.jsonl")
     res = replay_server(golden, mutant_spec("message", 1), cache, ignore=["Message"])
     assert res.ok, res.summary()
-    res = replay_server(golden, reference_spec(), cache, level=Level.BYTES)
+    res = replay_server(golden, reference_spec(), cache, level=ComparisonLevel.BYTES)
     assert res.ok and res.compared == 3  # two answers and the end of file
 
 
@@ -380,7 +383,7 @@ def test_record_a_pull_job_then_replay_the_server_side_to_it(
     # the reference description's pull command (mapping from the profile) asks the same
     from recordings.replay import replay_client
 
-    result = replay_client(t, reference_spec(), cache, role="pull", level=Level.BYTES)
+    result = replay_client(t, reference_spec(), cache, role="pull", level=ComparisonLevel.BYTES)
     assert result.ok, result.summary() + result.stderr
     # a client that asks for something else is caught on its first differing request
     other = json.dumps({"pool/data/db": "backup/zrepl/db"})
