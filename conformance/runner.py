@@ -64,9 +64,15 @@ def new_fixture_cache() -> FixtureCache:
     return FixtureCache()
 
 
+def shm_prefix(pid: int) -> str:
+    """The name every /dev/shm directory of process ``pid`` starts with: /dev/shm is shared
+    by every run on the machine, so what a run left behind is told apart by its process."""
+    return f"zrepl-conformance-{pid}-"
+
+
 class _ShmCache(FixtureCache):
     def __init__(self) -> None:
-        self._shm = tempfile.TemporaryDirectory(prefix="zrepl-conformance-", dir="/dev/shm")
+        self._shm = tempfile.TemporaryDirectory(prefix=shm_prefix(os.getpid()), dir="/dev/shm")
         super().__init__(self._shm.name)
 
     def close(self) -> None:
