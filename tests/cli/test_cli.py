@@ -245,7 +245,8 @@ def test_fuzz_campaign_without_atheris_says_so_first(tmp_path: Path) -> None:
     first, *rest = out.splitlines()
     assert first.startswith("zrepl-conformance fuzz campaign: note: atheris unavailable: ")
     assert "atheris is not installed" in first
-    assert rest[0].startswith("campaign framing: engine hypothesis, ")
+    # (a progress line may come first when a loaded machine makes the 1 s campaign slow)
+    assert any(line.startswith("campaign framing: engine hypothesis, ") for line in rest), out
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left in (
         ["corpus", "db", "findings", "tmp"],
