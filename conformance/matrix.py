@@ -207,43 +207,76 @@ def cell_fails(cell: str) -> int:
     return int(m.group(1)) if m else 0
 
 
+def runs_from_reports(directory: Path, names: Sequence[str]) -> list[MutantRun]:
+    """The matrix rows from JSON reports of whole mutant runs (``mutant-NAME.json``, as
+    ``tools/same_verdicts.py snapshot`` writes them: the same runs this module makes), so
+    a snapshot taken anyway need not be followed by a second run of every mutant."""
+    from tests.mutants import MUTANTS
+
+    from .report import jsonreport
+
+    runs: list[MutantRun] = []
+    for name in names:
+        m = MUTANTS[name]
+        results, _meta = jsonreport.read(directory / f"mutant-{name}.json")
+        run = MutantRun(name, m.role, m.expect, cases_run=len(results))
+        for r in results:
+            if r.verdict is Verdict.FAIL:
+                run.fails[r.family] += 1
+                run.first_fail = run.first_fail or r.case_id
+            elif r.verdict is Verdict.NON_STRICT:
+                run.soft[r.family] += 1
+                run.first_soft = run.first_soft or r.case_id
+        runs.append(run)
+    return runs
+
+
+def _problem(r: MutantRun) -> str:
+    """What is wrong with a mutant's row given what it expects ("" when nothing)."""
+    total_f, total_n = sum(r.fails.values()), sum(r.soft.values())
+    ok = (
+        (r.expect == "FAIL" and total_f > 0)
+        or (r.expect in ("NON-STRICT", "STRICT") and total_f == 0 and total_n > 0)
+        or (r.expect == "NO-FAIL" and total_f == 0)
+    )
+    return "" if ok else f"{r.name}: expected {r.expect}, got {total_f} FAIL {total_n} NON-STRICT"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m conformance.matrix", description=__doc__)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--update", action="store_true", help="rewrite docs/CONFORMANCE.md")
     mode.add_argument("--check", action="store_true", help="exit 1 if the doc is outdated")
     p.add_argument("--timeout", type=float, default=CASE_TIMEOUT, help="seconds per case")
+    p.add_argument(
+        "--from-reports",
+        type=Path,
+        metavar="DIR",
+        help="build the matrix from a tools/same_verdicts.py snapshot instead of running",
+    )
     p.add_argument("mutants", nargs="*", help="only these (prints, never writes)")
     args = p.parse_args(argv)
-    start = time.monotonic()
-    runs: list[MutantRun] = []
-    problems: list[str] = []
-    with MutantLab(args.timeout) as lab:
-        from tests.mutants.registry import ordered
+    from tests.mutants.registry import ordered
 
-        names = args.mutants or [m.name for m in ordered()]
-        for name in names:
-            t0 = time.monotonic()
-            r = lab.run(name, strict=lab.mutants[name].expect == "STRICT")
-            runs.append(r)
-            total_f = sum(r.fails.values())
-            total_n = sum(r.soft.values())
-            ok = (
-                (r.expect == "FAIL" and total_f > 0)
-                or (r.expect in ("NON-STRICT", "STRICT") and total_f == 0 and total_n > 0)
-                or (r.expect == "NO-FAIL" and total_f == 0)
-            )
-            if not ok:
-                problems.append(
-                    f"{name}: expected {r.expect}, got {total_f} FAIL {total_n} NON-STRICT"
+    start = time.monotonic()
+    names = args.mutants or [m.name for m in ordered()]
+    if args.from_reports is not None:
+        runs = runs_from_reports(args.from_reports, names)
+    else:
+        runs = []
+        with MutantLab(args.timeout) as lab:
+            for name in names:
+                t0 = time.monotonic()
+                r = lab.run(name, strict=lab.mutants[name].expect == "STRICT")
+                runs.append(r)
+                print(
+                    f"{name:32} {r.expect:10} {sum(r.fails.values()):3}F "
+                    f"{sum(r.soft.values()):3}n ({r.cases_run} cases, "
+                    f"{time.monotonic() - t0:.1f} s){'  <-- UNEXPECTED' if _problem(r) else ''}",
+                    file=sys.stderr,
+                    flush=True,
                 )
-            print(
-                f"{name:32} {r.expect:10} {total_f:3}F {total_n:3}n "
-                f"({r.cases_run} cases, {time.monotonic() - t0:.1f} s)"
-                f"{'' if ok else '  <-- UNEXPECTED'}",
-                file=sys.stderr,
-                flush=True,
-            )
+    problems = [line for line in map(_problem, runs) if line]
     table = render(runs)
     print(table)
     print(f"{len(runs)} mutants in {time.monotonic() - start:.0f} s", file=sys.stderr)

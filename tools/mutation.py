@@ -6,10 +6,11 @@
     python tools/mutation.py report [--markdown]           # score per module, survivors
 
 Cosmic Ray writes one mutant at a time into a file of a *copy* of the repository
-(``WORK/tree``, exported from ``git HEAD`` by ``prepare``; never this checkout, where others
-work) and runs the killing test there: ``tools/mutation_test.py`` of a second, untouched
-export (``WORK/pristine``), i.e. the whole conformance catalog against the reference of
-``WORK/tree``. ``WORK`` is ``$ZREPL_MUTATION_DIR`` or ``.tox/mutation-work``.
+(``WORK/trees/<module>``, one per module so that two modules can run at once, one per
+core; exported from ``git HEAD`` by ``prepare``; never this checkout, where others work)
+and runs the killing test there: ``tools/mutation_test.py`` of a second, untouched export
+(``WORK/pristine``), i.e. the whole conformance catalog against the reference of that
+copy. ``WORK`` is ``$ZREPL_MUTATION_DIR`` or ``.tox/mutation-work``.
 
 Resumable: each module's session is Cosmic Ray's own SQLite database
 (``WORK/<module>.sqlite``); ``run`` executes only the mutants without a result, so a run
@@ -101,24 +102,30 @@ def prepare(force: bool) -> int:
         ["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
     ).stdout.strip()
     _export(work / "pristine")
-    _export(work / "tree")
     (work / "commit.txt").write_text(commit + "\n", encoding="utf-8")
     for module in MODULES:
         cfg = work / f"{module}.toml"
         cfg.write_text(_config(work, module), encoding="utf-8")
+        _export(tree_of(work, module))
         subprocess.run(
             [_cosmic_ray(), "init", str(cfg), str(work / f"{module}.sqlite")],
-            cwd=work / "tree",
+            cwd=tree_of(work, module),
             check=True,
         )
     print(f"prepared {work} at {commit[:12]}")
     return 0
 
 
+def tree_of(work: Path, module: str) -> Path:
+    """The copy Cosmic Ray mutates for ``module``: one per module, so that runs of two
+    modules (one per core) never see each other's mutant."""
+    return work / "trees" / module
+
+
 def _restore(work: Path, module: str) -> None:
     """Undo a mutant a stopped run may have left in the tree."""
     rel = MODULES[module]
-    shutil.copyfile(work / "pristine" / rel, work / "tree" / rel)
+    shutil.copyfile(work / "pristine" / rel, tree_of(work, module) / rel)
 
 
 def run(module: str, minutes: float | None) -> int:
@@ -132,7 +139,7 @@ def run(module: str, minutes: float | None) -> int:
     start = time.monotonic()
     proc = subprocess.Popen(
         [_cosmic_ray(), "exec", str(work / f"{module}.toml"), str(db)],
-        cwd=work / "tree",
+        cwd=tree_of(work, module),
         start_new_session=True,
     )
     stopped = False
