@@ -32,7 +32,13 @@ from bytestreamrpc import framing, messages
 from bytestreamrpc.client import Client
 from bytestreamrpc.connection import Connection, Outcome, Role
 from bytestreamrpc.constants import RequestType, ResponseType
-from bytestreamrpc.errors import DecodeError, ProtocolError, RequestFailed
+from bytestreamrpc.errors import (
+    ConnectionClosed,
+    DecodeError,
+    PeerTimeout,
+    ProtocolError,
+    RequestFailed,
+)
 from bytestreamrpc.interfaces import ByteSource
 from bytestreamrpc.messages import (
     FilesystemVersion,
@@ -42,7 +48,7 @@ from bytestreamrpc.messages import (
 )
 from bytestreamrpc.server import Server
 from bytestreamrpc.serving import ServeOutcome, serve_loop
-from bytestreamrpc.transport import SubprocessTransport, memory_pair
+from bytestreamrpc.transport import SubprocessTransport, Transport, memory_pair
 from fakes.jobs import run_pull
 from fakes.mapping import parse_mapping
 from fakes.profile import profile_from_obj
@@ -705,6 +711,7 @@ class JobRun:
     outcomes: list[tuple[RequestType | None, Outcome]]
     versions: dict[str, list[str]]  # local dataset -> snapshot names
     readonly: dict[str, str]
+    client_closed: bool  # the client ended the connection itself (``held`` scenarios)
 
 
 class CutStream:
@@ -732,6 +739,7 @@ class Scenario:
     server_profile: str = "default"
     seed: bool = False  # local already holds the oldest pool/data snapshot
     cut_streams: bool = False
+    hold: bool = False  # after the serving loop, keep the connection until the client ends it
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -742,7 +750,10 @@ SCENARIOS: dict[str, Scenario] = {
     "cut-stream": Scenario("pull", {"pool/data": "backup/zrepl/data"}, cut_streams=True),
     "push": Scenario("push", {"pool/data*": "x"}),
     "push-no-sink": Scenario("push", {"pool/data*": "x"}, "no-sink"),
+    "held": Scenario("pull", {"pool/data": "backup/zrepl/data"}, hold=True),
 }
+HOLD_SECONDS = 2.0
+"""How long a ``held`` scenario waits for the client to close before closing itself."""
 
 
 def run_job(world: World, name: str, scenario: Scenario, scratch: Path) -> JobRun:
@@ -780,6 +791,7 @@ def run_job(world: World, name: str, scenario: Scenario, scratch: Path) -> JobRu
             )
             conn = Connection(Role.SERVER, identity=IDENTITY)
             serve_loop(conn, transport, handler, lambda c, t: Client(c, t, timeout=5), timeout=5)
+            client_closed = not scenario.hold or _client_closes(transport, HOLD_SECONDS)
             transport.close()
         out, err = proc.communicate(timeout=20)
     finally:
@@ -791,7 +803,19 @@ def run_job(world: World, name: str, scenario: Scenario, scratch: Path) -> JobRu
         local = [n for n in zfs.list_filesystems() if n.startswith("backup/")]
         versions = {n: [v.name for v in zfs.list_versions(n)] for n in local}
         readonly = {n: getattr(zfs.get(n, "readonly"), "text", "?") for n in local}
-    return JobRun(proc.returncode, out, err, list(conn.outcomes), versions, readonly)
+    return JobRun(proc.returncode, out, err, list(conn.outcomes), versions, readonly, client_closed)
+
+
+def _client_closes(transport: Transport, seconds: float) -> bool:
+    """Whether the client ends the connection within ``seconds`` while we keep it open."""
+    try:
+        while transport.read(1 << 16, seconds):
+            pass
+    except PeerTimeout:
+        return False
+    except (ConnectionClosed, OSError):
+        pass
+    return True
 
 
 ClientCheck = Callable[[JobRun, JobRun, World], None]
@@ -862,6 +886,11 @@ def check_no_close(ref: JobRun, mut: JobRun, w: World) -> None:
     assert CLOSE_OK not in mut.outcomes and mut.outcomes[-1] == (None, Outcome.HEADER_ERROR)
 
 
+def check_waits_for_close(ref: JobRun, mut: JobRun, w: World) -> None:
+    assert ref.client_closed and ref.outcomes[-1] == CLOSE_OK
+    assert not mut.client_closed and mut.outcomes[-1] == CLOSE_OK and mut.exit_code == 0
+
+
 def check_skip_readonly(ref: JobRun, mut: JobRun, w: World) -> None:
     assert ref.readonly["backup/zrepl/data"] == "on"
     assert mut.readonly["backup/zrepl/data"] == "off"
@@ -880,6 +909,7 @@ CLIENT_CASES: dict[str, tuple[str, ClientCheck]] = {
     "client-push-ignores-failure": ("push-no-sink", check_push_ignores_failure),
     "client-no-close": ("plain", check_no_close),
     "client-skip-readonly": ("plain", check_skip_readonly),
+    "client-waits-for-close": ("held", check_waits_for_close),
 }
 """The scenario that exposes each client mutant's defect, and the difference to assert."""
 
