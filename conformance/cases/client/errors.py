@@ -1,0 +1,186 @@
+"""Client cases of error responses: refusals, wrong response types, request ids, null and
+unsorted bodies (§client.expect, §msg.request-id, §json.decode)."""
+
+from __future__ import annotations
+
+from bytestreamrpc.constants import ErrorId, ResponseType
+from fakes.scripted import Fault
+
+from ...context import CaseContext
+from ...faults import (
+    EchoId,
+    RawBody,
+    Refusal,
+    WrongType,
+)
+from ...setups import SINK_TARGET, VISIBLE
+from .run import (
+    INFO,
+    MUST,
+    SHOULD,
+    ccase,
+    expect_exit,
+    expect_received,
+    expect_untouched,
+    newest_guids,
+    run_client,
+)
+
+# ---------------------------------------------------------------- error responses
+
+
+def _refused_case(
+    cid: str,
+    title: str,
+    request_name: str,
+    section: str = "§client.expect",
+    fault: Fault | None = None,
+) -> None:
+    def run(ctx: CaseContext) -> None:
+        r = run_client(ctx, faults={request_name: fault or Refusal()})
+        expect_exit(ctx, r, False, f"the server refused {request_name}")
+        expect_untouched(ctx, r, f"the server refused {request_name}")
+        names = r.types
+        after = names[names.index(request_name) + 1 :] if request_name in names else []
+        bad = [n for n in after if n in ("INITIAL_TRANSFER", "INCREMENTAL_TRANSFER")]
+        ctx.check(
+            not bad,
+            MUST,
+            f"a transfer was requested after {request_name} failed",
+            "no transfer",
+            bad,
+        )
+
+    ccase(cid, section, MUST, title)(run)
+
+
+_refused_case(
+    "client.expect.1",
+    "Filesystem answered E(5): no transfer, non-zero exit, untouched",
+    "FILESYSTEM",
+)
+_refused_case(
+    "client.expect.2",
+    "Filesystem answered OK(0x01) (wrong type, no body): the call fails, non-zero exit",
+    "FILESYSTEM",
+    fault=WrongType(ResponseType.OK),
+)
+_refused_case(
+    "client.expect.3",
+    "FilesystemVersions answered E(5): no transfer, non-zero exit",
+    "FILESYSTEM_VERSIONS",
+)
+_refused_case(
+    "client.expect.4",
+    "InitialTransfer answered E(5): non-zero exit, state untouched",
+    "INITIAL_TRANSFER",
+)
+_refused_case(
+    "client.expect.5",
+    "FilesystemVersions answered FilesystemDiff-typed with a Filesystems body: refused",
+    "FILESYSTEM_VERSIONS",
+    fault=WrongType(ResponseType.FILESYSTEMS, body=b'[["pool","data"]]\n'),
+)
+
+
+@ccase(
+    "client.expect.6",
+    "§client.expect",
+    INFO,
+    "A header with the expected type but ErrorId 5 (the original looked at the type only)",
+)
+def _error_with_type(ctx: CaseContext) -> None:
+    body = b'[["pool","data"]]\n'
+    run = run_client(
+        ctx,
+        faults={"FILESYSTEM": WrongType(ResponseType.FILESYSTEMS, ErrorId.HANDLER, body)},
+    )
+    went_on = "FILESYSTEM_VERSIONS" in run.types
+    ctx.note(
+        "went on as if the answer were OK (the original's behaviour)"
+        if went_on
+        else "treated ErrorId 5 as a failure"
+    )
+
+
+@ccase(
+    "client.request-id.1",
+    "§msg.request-id",
+    MUST,
+    "Responses echoing non-zero RequestIds are accepted: the pull still succeeds",
+)
+def _request_ids(ctx: CaseContext) -> None:
+    rid = bytes(range(200, 216))
+    faults = {
+        n: EchoId(rid)
+        for n in ("PROTOCOL_VERSION", "FILESYSTEM", "FILESYSTEM_VERSIONS", "INITIAL_TRANSFER")
+    }
+    run = run_client(ctx, faults=faults)
+    expect_exit(ctx, run, True, "only the RequestIds were unusual")
+    expect_received(ctx, run, SINK_TARGET, newest_guids(ctx))
+
+
+@ccase(
+    "client.filesystems-body.1",
+    "§msg.filesystems-body",
+    MUST,
+    "A Filesystems body of null is the empty list: nothing to do, no failure",
+)
+def _fs_null(ctx: CaseContext) -> None:
+
+    run = run_client(ctx, faults={"FILESYSTEM": RawBody(ResponseType.FILESYSTEMS, b"null\n")})
+    expect_exit(ctx, run, True, "an empty list of datasets")
+    expect_untouched(ctx, run, "there was nothing to pull")
+    ctx.check(
+        "FILESYSTEM_VERSIONS" not in run.types,
+        MUST,
+        "versions requested although no dataset was listed",
+        "none",
+        run.types,
+    )
+
+
+@ccase(
+    "client.diff-body.1",
+    "§msg.diff-body",
+    MUST,
+    "A FilesystemDiff body of null is the empty list: no transfer, no crash",
+)
+def _fsv_null(ctx: CaseContext) -> None:
+    run = run_client(
+        ctx, faults={"FILESYSTEM_VERSIONS": RawBody(ResponseType.FILESYSTEM_DIFF, b"null\n")}
+    )
+    ctx.check(
+        not run.transfers(),
+        MUST,
+        "a transfer was requested for an empty version list",
+        "none",
+        [s.name for s in run.transfers()],
+    )
+    expect_untouched(ctx, run, "the server listed no versions")
+    if run.info.kind in ("signal", "timeout"):
+        ctx.must("the client crashed or hung on a null list", "exit", run.info.describe())
+
+
+@ccase(
+    "client.diff-body.2",
+    "§msg.diff-body",
+    SHOULD,
+    "An unsorted FilesystemDiff body is refused as a failure of that dataset, not a crash",
+)
+def _fsv_unsorted(ctx: CaseContext) -> None:
+    from ...wire import go_json, version_obj
+
+    vs = list(reversed(ctx.facts_for("demo").versions(VISIBLE)))
+    body = go_json([version_obj(v) for v in vs])
+    run = run_client(
+        ctx, faults={"FILESYSTEM_VERSIONS": RawBody(ResponseType.FILESYSTEM_DIFF, body)}
+    )
+    if run.info.kind in ("signal", "timeout"):
+        ctx.should("the client crashed or hung on an unsorted list", "exit", run.info.describe())
+    if run.transfers():
+        ctx.should(
+            "a transfer was requested from an unsorted version list",
+            "none",
+            [s.name for s in run.transfers()],
+        )
