@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from bytestreamrpc.connection import Role
+from fakes.closing import Closing
 from iut.forkserver import ForkServer
 
 from .catalog import all_cases
@@ -91,7 +92,7 @@ def cases_for(role: str, first_family: str | None = None) -> list[Case]:
     return cases
 
 
-class MutantLab:
+class MutantLab(Closing):
     """A fork server, a fixture cache and the shared expected answers, for many mutants."""
 
     def __init__(self, timeout: float = CASE_TIMEOUT) -> None:
@@ -113,12 +114,6 @@ class MutantLab:
         self.server.close()
         self.cache.close()
         self._dir.cleanup()
-
-    def __enter__(self) -> MutantLab:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def run(
         self,

@@ -13,11 +13,11 @@ import contextlib
 import socket
 import sys
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
 from bytestreamrpc.errors import PeerTimeout
 from bytestreamrpc.transport import SocketTransport
+from fakes.closing import Closing
 
 __all__ = ["RELAY", "ConnectListener", "connect_command"]
 
@@ -37,7 +37,7 @@ def connect_command(address: str) -> list[str]:
     return [sys.executable, "-I", "-S", str(RELAY), address]
 
 
-class ConnectListener:
+class ConnectListener(Closing):
     """A Unix socket in ``directory`` that one ``{connect}`` command connects to."""
 
     def __init__(self, directory: str | Path, name: str = "connect.sock") -> None:
@@ -67,14 +67,3 @@ class ConnectListener:
         self._sock.close()
         with contextlib.suppress(OSError):
             self.path.unlink()
-
-    def __enter__(self) -> ConnectListener:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

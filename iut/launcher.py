@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Literal
 
 from bytestreamrpc.transport import Transport
+from fakes.closing import Closing
 
 from .connect import ConnectListener
 from .process import ExitStatus, IUTProcess, Spawn, launch
@@ -29,7 +29,7 @@ DEFAULT_TIMEOUT = 10.0
 """Seconds a process may take (per connection) when the description names no ``timeout``."""
 
 
-class Running:
+class Running(Closing):
     """A started implementation process with its sandbox (and listener, for clients)."""
 
     def __init__(
@@ -74,17 +74,6 @@ class Running:
                     self.listener.close()
                 self.sandbox.close()
         return self.status
-
-    def __enter__(self) -> Running:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def start_server(

@@ -29,8 +29,9 @@ import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Final
+
+from fakes.closing import Closing
 
 from .spec import SpecError, render_text
 
@@ -91,7 +92,7 @@ def _fixture_key(fixture: str | None) -> tuple[str, str | None]:
     return f"{path}\0{st.st_mtime_ns}\0{st.st_size}", str(path)
 
 
-class FixtureCache:
+class FixtureCache(Closing):
     """Initialise each fixture once, hand every sandbox its own copy of the state file.
 
     Thread-safe (parallel workers share one cache). ``fake_zfs`` overrides the command used
@@ -162,19 +163,8 @@ class FixtureCache:
             self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self) -> FixtureCache:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class Sandbox:
+class Sandbox(Closing):
     """One process's directory: ``state.sqlite``, ``bin/zfs``, ``profile.json``, logs.
 
     Use as a context manager (the directory is removed on exit unless ``keep``).
@@ -247,14 +237,3 @@ class Sandbox:
         if not self.keep:
             with contextlib.suppress(OSError):
                 shutil.rmtree(self.dir)
-
-    def __enter__(self) -> Sandbox:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

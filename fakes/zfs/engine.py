@@ -41,6 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..closing import Closing
 from . import store
 from .errors import StateError
 from .names import split_version
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
 __all__ = ["FakeZfs", "Listed", "ReceiveResult", "Version"]
 
 
-class FakeZfs(DatasetOps, SnapshotOps, ListingOps, SendReceiveOps):
+class FakeZfs(DatasetOps, SnapshotOps, ListingOps, SendReceiveOps, Closing):
     """The fake ZFS. See the module docstring for construction and guarantees."""
 
     # ------------------------------------------------------------------ construction
@@ -134,12 +135,6 @@ class FakeZfs(DatasetOps, SnapshotOps, ListingOps, SendReceiveOps):
             with _suppress_os_error():
                 os.unlink(tmp_name)
             raise
-
-    def __enter__(self) -> FakeZfs:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ destroy
     def destroy(self, name: str, *, recursive: bool = False) -> list[str]:

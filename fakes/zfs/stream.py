@@ -48,6 +48,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from ..closing import Closing
 from .content import BLOCK_SIZE, PayloadSpec, block_matches, expected_block
 
 __all__ = [
@@ -153,7 +154,7 @@ class StreamHeader:
         return len(self.encode()) + self.payload_len + _TRAILER_LEN
 
 
-class SendStream:
+class SendStream(Closing):
     """A send stream produced on demand; file-like (``read``/``readinto``) and iterable.
 
     Nothing is buffered beyond one 1 MiB block, and no database or lock is involved: the
@@ -231,12 +232,6 @@ class SendStream:
         """Stop producing; further reads fail."""
         self._closed = True
         self._chunks = None
-
-    def __enter__(self) -> SendStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class StreamReader:
