@@ -17,7 +17,6 @@ import socket
 import subprocess
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -259,16 +258,24 @@ class SubprocessTransport(FdTransport):
 
 
 class _Pipe:
-    """One direction of an in-memory pair."""
+    """One direction of an in-memory pair: the bytes in flight, whether the writer closed,
+    and how many readers are blocked on it (what tells that a peer waits for input)."""
 
     def __init__(self) -> None:
-        self.chunks: deque[bytes] = deque()
+        self.buf = bytearray()
         self.closed = False
+        self.waiting = 0
         self.cond = threading.Condition()
 
 
 class MemoryTransport:
-    """One end of an in-memory connection (tests; threads on both ends)."""
+    """One end of an in-memory connection, threads on both ends.
+
+    Beyond the transport protocol it can tell when the *other* end waits for input
+    (:meth:`peer_waiting`): an in-process peer has said everything it will say in answer to
+    what we sent once it is blocked reading an empty pipe. The differential fuzzer's driver
+    and stalemate guard need exactly that, without timing guesses.
+    """
 
     def __init__(self, incoming: _Pipe, outgoing: _Pipe) -> None:
         self._in = incoming
@@ -277,15 +284,34 @@ class MemoryTransport:
     def read(self, max_bytes: int = READ_SIZE, timeout: float | None = None) -> bytes:
         pipe = self._in
         with pipe.cond:
-            if not pipe.cond.wait_for(lambda: pipe.chunks or pipe.closed, timeout):
-                raise PeerTimeout(f"peer did not send anything within {timeout} s")
-            if not pipe.chunks:
-                return b""
-            head = pipe.chunks.popleft()
-            if len(head) > max_bytes:
-                pipe.chunks.appendleft(head[max_bytes:])
-                head = head[:max_bytes]
-            return head
+            if not pipe.buf and not pipe.closed:
+                pipe.waiting += 1
+                pipe.cond.notify_all()
+                try:
+                    if not pipe.cond.wait_for(lambda: pipe.buf or pipe.closed, timeout):
+                        raise PeerTimeout(f"peer did not send anything within {timeout} s")
+                finally:
+                    pipe.waiting -= 1
+            data = bytes(pipe.buf[:max_bytes])
+            del pipe.buf[:max_bytes]
+            return data
+
+    def read_available(self) -> bytes:
+        """Everything buffered now, without waiting (``b""`` if nothing)."""
+        with self._in.cond:
+            data = bytes(self._in.buf)
+            self._in.buf.clear()
+            return data
+
+    @property
+    def at_eof(self) -> bool:
+        with self._in.cond:
+            return self._in.closed and not self._in.buf
+
+    def has_input(self) -> bool:
+        """Bytes (or end of file) are waiting to be read."""
+        with self._in.cond:
+            return bool(self._in.buf) or self._in.closed
 
     def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
         pipe = self._out
@@ -293,7 +319,7 @@ class MemoryTransport:
             if pipe.closed:
                 raise ConnectionClosed("peer closed the connection")
             if data:
-                pipe.chunks.append(bytes(data))
+                pipe.buf += data
                 pipe.cond.notify_all()
 
     def close_write(self) -> None:
@@ -305,8 +331,27 @@ class MemoryTransport:
         self.close_write()
         with self._in.cond:
             self._in.closed = True
-            self._in.chunks.clear()
+            self._in.buf.clear()
             self._in.cond.notify_all()
+
+    def peer_waiting(self) -> bool:
+        """The other end is blocked reading what we send, and we have sent it everything."""
+        with self._out.cond:
+            return self._out.waiting > 0 and not self._out.buf
+
+    def wait_until_peer_waits(self, alive: threading.Thread, timeout: float) -> bool:
+        """Block until the other end waits for input or its thread ended (``False``: timeout)."""
+        deadline = time.monotonic() + timeout
+        pipe = self._out
+        with pipe.cond:
+            while not (pipe.waiting > 0 and not pipe.buf):
+                if not alive.is_alive():
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                pipe.cond.wait(min(left, 0.01))
+        return True
 
 
 def memory_pair() -> tuple[MemoryTransport, MemoryTransport]:

@@ -33,7 +33,7 @@ from typing import Final
 from bytestreamrpc.constants import RequestType
 from bytestreamrpc.deviations import Deviation, Observed, Situation, explain
 from bytestreamrpc.errors import PeerTimeout
-from bytestreamrpc.transport import Transport
+from bytestreamrpc.transport import Transport, memory_pair
 from fakes.jobs import JobReport
 from fakes.profile import profile_from_obj
 from fakes.runjob import run_job
@@ -53,7 +53,7 @@ from recordings.outcome import (
 )
 
 from .driver import run_in_thread
-from .pipes import StalemateGuard, pipe_pair
+from .pipes import StalemateGuard
 from .prefetch import Prefetcher
 from .runner import STARTUP_ALLOWANCE, Disagreement, Setting
 from .script import Job, Rule, ServerScript
@@ -199,7 +199,7 @@ def run_reference_client(script: ServerScript, setting: Setting, timeout: float)
         logging.getLogger(name).setLevel(logging.CRITICAL)
     fixture = setting.load_fixture()
     client_zfs, server_zfs = FakeZfs.in_memory(fixture), FakeZfs.in_memory(fixture)
-    client_end, server_end = pipe_pair()
+    client_end, server_end = memory_pair()
     codes: list[tuple[int, JobReport]] = []
     profile = dict(setting.profile)
     thread = run_in_thread(

@@ -23,6 +23,7 @@ from typing import Final
 
 from bytestreamrpc.deviations import Deviation, Observed, explain
 from bytestreamrpc.server import Server
+from bytestreamrpc.transport import memory_pair
 from fakes.mapping import parse_mapping
 from fakes.profile import profile_from_obj
 from fakes.reference import Reference, ReferenceHandler
@@ -36,7 +37,6 @@ from recordings.format import S2C, EventRecord, Record, StreamRecord
 
 from ..strategies import Conversation, World
 from .driver import Played, play, run_in_thread
-from .pipes import pipe_pair
 from .prefetch import Prefetcher
 
 __all__ = [
@@ -108,7 +108,7 @@ def run_reference(conv: Conversation, setting: Setting, timeout: float) -> tuple
     zfs = FakeZfs.in_memory(setting.load_fixture())
     reference = Reference(zfs, profile_from_obj(dict(setting.profile)), setting.identity)
     server = Server(reference.handler(), identity=setting.identity, timeout=timeout)
-    ours, theirs = pipe_pair()
+    ours, theirs = memory_pair()
     outcome: list[object] = []
     thread = run_in_thread(lambda: outcome.append(server.serve(theirs)))
     try:

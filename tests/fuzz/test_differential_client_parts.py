@@ -20,6 +20,7 @@ from bytestreamrpc.constants import RequestType, ResponseType
 from bytestreamrpc.deviations import Situation
 from bytestreamrpc.errors import PeerTimeout
 from bytestreamrpc.messages import DatasetPath, FilesystemVersion, ResponseHeader
+from bytestreamrpc.transport import MemoryTransport, memory_pair
 from fakes.scripted import Honest, Then, render
 from fuzz.differential.answers import REFUSAL, apply_plan, situations_of
 from fuzz.differential.client_runner import (
@@ -29,7 +30,7 @@ from fuzz.differential.client_runner import (
     run_reference_client,
 )
 from fuzz.differential.client_search import _offered
-from fuzz.differential.pipes import PipeEnd, Stalemate, StalemateGuard, pipe_pair
+from fuzz.differential.pipes import Stalemate, StalemateGuard
 from fuzz.differential.script import (
     Cut,
     Job,
@@ -318,7 +319,7 @@ def test_the_reference_agrees_with_itself_on_generated_scripts() -> None:
 
 
 def test_the_stalemate_guard_ends_a_mutual_wait_at_once() -> None:
-    ours, theirs = pipe_pair()
+    ours, theirs = memory_pair()
     waiting = threading.Thread(target=lambda: _read_quietly(ours), daemon=True)
     waiting.start()
     guard = StalemateGuard(theirs, waiting)
@@ -329,13 +330,13 @@ def test_the_stalemate_guard_ends_a_mutual_wait_at_once() -> None:
     ours.close()
 
 
-def _read_quietly(end: PipeEnd) -> None:
+def _read_quietly(end: MemoryTransport) -> None:
     with contextlib.suppress(PeerTimeout):
         end.read(timeout=5)
 
 
 def test_the_tap_records_only_the_streams_the_server_read() -> None:
-    ours, theirs = pipe_pair()
+    ours, theirs = memory_pair()
     first, second = framing.encode_stream(b'{"a":1}'), framing.encode_stream(b'{"b":2}')
     ours.write(first + second)  # both arrive in one read
     rec = Recorder(full=(S2C,))
