@@ -51,8 +51,7 @@ class PeerClosed:
 
 
 class NeedData:
-    """The type of :data:`NEED_DATA`, the sentinel that says: feed more bytes (or ``b""``
-    for end of file). Public because ``next_event`` signatures name it (as h11's do)."""
+    """Type of the sentinel NEED_DATA: feed more bytes (``b""``: EOF); public, as in h11."""
 
     def __repr__(self) -> str:
         return "NEED_DATA"
