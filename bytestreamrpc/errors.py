@@ -40,14 +40,6 @@ class TruncatedStream(FramingError):
         super().__init__(f"unexpected EOF inside chunk {where} ({missing} byte(s) missing)")
 
 
-class MessageTooLarge(RemoteProtocolError):
-    """A JSON message exceeded the configured bound (our safety limit, not Go's)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        super().__init__(f"JSON message exceeds the {limit}-byte limit")
-
-
 class DecodeError(RemoteProtocolError):
     """A chunked JSON message could not be decoded.
 

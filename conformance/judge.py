@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bytestreamrpc import messages
 from bytestreamrpc.constants import ErrorId
 from bytestreamrpc.deviations import Answer, Observed, Situation, StreamEnd
 
@@ -274,14 +273,3 @@ def _ending(ex: Exchange) -> str:
     if ex.incomplete is not None:
         got += f" (output cut inside a chunked stream: {ex.incomplete.end})"
     return got
-
-
-def header_bytes_exact(ctx: CaseContext, r: ResponseFrame, level: Level = Level.SHOULD) -> None:
-    """The header is byte-identical to Go's encoding of its own values."""
-    if r.header is not None and r.header_stream.payload != messages.encode_message(r.header):
-        ctx.finding(
-            level,
-            "header bytes are not Go's encoding of its values (§json.encode)",
-            show_json(messages.encode_message(r.header)),
-            show_json(r.header_stream.payload),
-        )

@@ -78,7 +78,3 @@ def fixture_path(name: str) -> str | None:
     if not path.is_file():
         raise KeyError(f"unknown fixture {name!r} (no {path})")
     return str(path)
-
-
-def fixture_names() -> list[str]:
-    return ["demo", *sorted(p.stem for p in FIXTURE_DIR.glob("*.toml"))]

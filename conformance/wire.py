@@ -115,12 +115,6 @@ def show_json(payload: bytes, limit: int = 600) -> str:
     return text
 
 
-def show_header(h: ResponseHeader | RequestHeader | None) -> str:
-    if h is None:
-        return "(undecodable)"
-    return show_json(messages.encode_message(h)).removesuffix("\\n")
-
-
 # --------------------------------------------------------------------------- responses
 
 

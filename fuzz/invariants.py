@@ -308,14 +308,3 @@ def check_server(
     if check_state and fx.state() != fx.fingerprint:
         raise InvariantViolation("serving changed the fake ZFS state")
     return outcome
-
-
-def pieces_of(data: bytes, cuts: Iterable[int]) -> list[bytes]:
-    """``data`` split at the given offsets (helper for delivery strategies)."""
-    bounds = sorted({c for c in cuts if 0 < c < len(data)})
-    out, prev = [], 0
-    for b in bounds:
-        out.append(data[prev:b])
-        prev = b
-    out.append(data[prev:])
-    return out

@@ -16,7 +16,7 @@ from ..exchange import Exchange, Script
 from ..facts import FixtureFacts
 from ..judge import DEFAULT, Rules, compare, observed
 from ..model import Level
-from ..setups import HIDDEN, VISIBLE
+from ..setups import VISIBLE
 from ..wire import go_json, request, version_obj
 
 RT = RequestType
@@ -46,10 +46,6 @@ def init_body(facts: FixtureFacts, dataset: str = VISIBLE, index: int = -1) -> b
 def incr_body(facts: FixtureFacts, dataset: str = VISIBLE, frm: int = 0, to: int = -1) -> bytes:
     a, b = facts.snapshot(dataset, frm), facts.snapshot(dataset, to)
     return go_json({"Filesystem": dataset.split("/"), "From": version_obj(a), "To": version_obj(b)})
-
-
-def hidden_init_body(facts: FixtureFacts) -> bytes:
-    return init_body(facts, HIDDEN, 0)
 
 
 def check_process(ctx: CaseContext, info: ExitStatus, ref: ExitStatus | None = None) -> None:

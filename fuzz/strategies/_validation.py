@@ -45,12 +45,6 @@ def check_bool(value: object, name: str) -> bool:
     return value
 
 
-def check_probability(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise InvalidArgument(f"{name}={value!r} must be a number between 0 and 1")
-    return float(value)
-
-
 def check_choice(value: object, name: str, allowed: Collection[str]) -> str:
     if not isinstance(value, str) or value not in allowed:
         options = ", ".join(repr(a) for a in allowed)
