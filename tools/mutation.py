@@ -4,6 +4,7 @@
     python tools/mutation.py run --module M [--minutes N]  # run (part of) one module's mutants
     python tools/mutation.py recheck --module M            # survivors vs the newest cases
     python tools/mutation.py report [--markdown]           # score per module, survivors
+    python tools/mutation.py export                        # results into tools/mutation_results
 
 Cosmic Ray writes one mutant at a time into a file of a *copy* of the repository
 (``WORK/trees/<module>``, one per module so that two modules can run at once, one per
@@ -17,11 +18,18 @@ Resumable: each module's session is Cosmic Ray's own SQLite database
 stopped by ``--minutes``, Ctrl-C or a lost session continues where it stopped. Every part
 appends its wall time and the number of results it added to ``WORK/timing.jsonl``, from
 which ``report`` computes mutants per minute.
+
+Across machines: ``WORK`` lives on the machine, which a later session may not have. ``export``
+writes every result and the timing of each module to ``tools/mutation_results/<module>.json``
+(committed), keyed by the module file's SHA-256; ``prepare`` fills a new session with the
+recorded results of every module whose file is unchanged, so the next session runs only
+what is left.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import json
 import os
@@ -112,6 +120,9 @@ def prepare(force: bool) -> int:
             cwd=tree_of(work, module),
             check=True,
         )
+        imported = _import_recorded(work, module)
+        if imported:
+            print(f"{module}: {imported} results imported from {RESULTS.name}/")
     print(f"prepared {work} at {commit[:12]}")
     return 0
 
@@ -374,6 +385,88 @@ def recheck(module: str, lines: frozenset[int]) -> int:
     return 0
 
 
+RESULTS: Final = ROOT / "tools" / "mutation_results"
+"""Committed results per module (``export``), imported by ``prepare`` where still valid."""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _key(item: Any) -> str:
+    m = item.mutations[0]
+    return f"{m.operator_name} #{m.occurrence}"
+
+
+def export() -> int:
+    """Write every session's results and timing to :data:`RESULTS` (one file per module)."""
+    work = work_dir()
+    timing = _timing(work)
+    commit = (work / "commit.txt").read_text(encoding="utf-8").strip()
+    RESULTS.mkdir(exist_ok=True)
+    for module, rel in MODULES.items():
+        db = work / f"{module}.sqlite"
+        if not db.exists():
+            continue
+        with _db(db) as session:
+            results = {
+                _key(item): {
+                    "start": list(item.mutations[0].start_pos),
+                    "worker": str(result.worker_outcome.value),
+                    "test": _outcome(result),
+                    "output": (result.output or "")[-500:],
+                    "diff": result.diff or "",
+                }
+                for item, result in session.completed_work_items
+            }
+        if not results:
+            continue
+        doc = {
+            "module": rel,
+            "sha256": _sha256(work / "pristine" / rel),
+            "commit": commit,
+            "wall": round(timing[module], 1),
+            "results_timed": timing[module + "#n"],
+            "results": dict(sorted(results.items())),
+        }
+        out = RESULTS / f"{module}.json"
+        out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        print(f"{out.relative_to(ROOT)}: {len(results)} results")
+    return 0
+
+
+def _import_recorded(work: Path, module: str) -> int:
+    """Fill ``module``'s new session with the recorded results, if its file is unchanged."""
+    path = RESULTS / f"{module}.json"
+    if not path.exists():
+        return 0
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if doc["sha256"] != _sha256(work / "pristine" / MODULES[module]):
+        print(f"{path.relative_to(ROOT)}: {MODULES[module]} has changed; not imported")
+        return 0
+    item_mod = importlib.import_module("cosmic_ray.work_item")
+    recorded: dict[str, dict[str, Any]] = doc["results"]
+    count = 0
+    with _db(work / f"{module}.sqlite") as session:
+        for item in list(session.pending_work_items):
+            got = recorded.get(_key(item))
+            if got is None:
+                continue
+            result = item_mod.WorkResult(
+                worker_outcome=item_mod.WorkerOutcome(got["worker"]),
+                output=got["output"],
+                test_outcome=item_mod.TestOutcome(got["test"]),
+                diff=got["diff"],
+            )
+            session.set_result(item.job_id, result)
+            count += 1
+    with (work / "timing.jsonl").open("a", encoding="utf-8") as f:
+        record = {"module": module, "date": f"recorded at {doc['commit'][:12]}"}
+        f.write(json.dumps({**record, "wall": doc["wall"], "results": doc["results_timed"]}))
+        f.write("\n")
+    return count
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -387,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("report")
     rep.add_argument("--markdown", action="store_true")
     rep.add_argument("--diffs", action="store_true", help="show each survivor's diff")
+    sub.add_parser("export", help=f"write the results to {RESULTS.relative_to(ROOT)}/")
     args = p.parse_args(argv)
     if args.cmd == "prepare":
         return prepare(args.force)
@@ -395,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "recheck":
         lines = frozenset(int(n) for n in args.lines.split(",") if n.strip())
         return recheck(args.module, lines)
+    if args.cmd == "export":
+        return export()
     return report(args.markdown, args.diffs)
 
 
