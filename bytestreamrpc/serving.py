@@ -138,7 +138,7 @@ def answer(conn: Connection, request: Request, handler: RPCHandler) -> Answer:
     """The reference's answer to ``request`` (the connection's current request); no I/O.
 
     The header echoes the request's id (§msg.request-id); a :class:`HandlerError` becomes
-    the error-5 header; a PullMe is answered OK here and served by :func:`pull_me_step`.
+    the error-5 header; a PullMe is answered OK here (the pull itself follows the OK).
     Does not advance the connection: sending the response does.
     """
     body = request.body
