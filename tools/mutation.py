@@ -21,9 +21,9 @@ which ``report`` computes mutants per minute.
 
 Across machines: ``WORK`` lives on the machine, which a later session may not have. ``export``
 writes every result and the timing of each module to ``tools/mutation_results/<module>.json``
-(committed), keyed by the module's fingerprint (:func:`_sha256`); ``prepare`` fills a new session with the
-recorded results of every module whose file is unchanged, so the next session runs only
-what is left.
+(committed), keyed by the module's fingerprint (:func:`_sha256`); ``prepare`` fills a new
+session with the recorded results of every module whose fingerprint is unchanged, so the
+next session runs only what is left.
 """
 
 from __future__ import annotations
