@@ -10,8 +10,15 @@ Cosmic Ray writes one mutant at a time into a file of a *copy* of the repository
 (``WORK/trees/<module>``, one per module so that two modules can run at once, one per
 core; exported from ``git HEAD`` by ``prepare``; never this checkout, where others work)
 and runs the killing test there: ``tools/mutation_test.py`` of a second, untouched export
-(``WORK/pristine``), i.e. the whole conformance catalog against the reference of that
-copy. ``WORK`` is ``$ZREPL_MUTATION_DIR`` or ``.tox/mutation-work``.
+(``WORK/pristine``), i.e. the conformance catalog against the reference of that copy.
+``WORK`` is ``$ZREPL_MUTATION_DIR`` or ``.tox/mutation-work``.
+
+Only the cases that reach the mutant: ``prepare`` records, from runs of the whole catalog
+against the unmutated export, which cases execute each line of the mutated modules
+(``WORK/coverage.json``, :data:`MAP_RUNS` runs merged, see ``tools/mutation_trace.py``); the
+killing test runs only those cases, every case for a line run at import, and none for a
+mutant that changes only annotations (never evaluated). A case that does not execute the
+mutated statement runs as on the unmutated reference, so the verdict is the whole catalog's.
 
 Resumable: each module's session is Cosmic Ray's own SQLite database
 (``WORK/<module>.sqlite``); ``run`` executes only the mutants without a result, so a run
@@ -62,6 +69,11 @@ TEST_TIMEOUT: Final = 240.0
 that makes it hang longer is killed by timeout, as Cosmic Ray counts it."""
 
 
+MAP_RUNS: Final = 3
+"""Runs of the catalog merged into the coverage map: a case whose path depends on timing
+(which side sees a close first) may execute a line in one run and not in another."""
+
+
 def _cosmic_ray() -> str:
     """The ``cosmic-ray`` next to this interpreter (the tox env's), else the one on PATH."""
     here = Path(sys.executable).with_name("cosmic-ray")
@@ -73,9 +85,8 @@ def work_dir() -> Path:
 
 
 def _config(work: Path, module: str) -> str:
-    test = shlex.join(
-        [sys.executable, str(work / "pristine" / "tools" / "mutation_test.py"), "--tree", "."]
-    )
+    script = str(work / "pristine" / "tools" / "mutation_test.py")
+    test = shlex.join([sys.executable, script, "--tree", ".", "--map", str(work / COVERAGE)])
     return "\n".join(
         [
             "[cosmic-ray]",
@@ -111,6 +122,7 @@ def prepare(force: bool) -> int:
     ).stdout.strip()
     _export(work / "pristine")
     (work / "commit.txt").write_text(commit + "\n", encoding="utf-8")
+    coverage_map(work)
     for module in MODULES:
         cfg = work / f"{module}.toml"
         cfg.write_text(_config(work, module), encoding="utf-8")
@@ -125,6 +137,30 @@ def prepare(force: bool) -> int:
             print(f"{module}: {imported} results imported from {RESULTS.name}/")
     print(f"prepared {work} at {commit[:12]}")
     return 0
+
+
+COVERAGE: Final = "coverage.json"
+
+
+def coverage_map(work: Path) -> None:
+    """``WORK/coverage.json``: the union of :data:`MAP_RUNS` traced runs of the catalog."""
+    merged: dict[str, dict[str, set[str]]] = {}
+    script = work / "pristine" / "tools" / "mutation_test.py"
+    for n in range(MAP_RUNS):
+        out = work / f"coverage-{n}.json"
+        subprocess.run(
+            [sys.executable, str(script), "--tree", str(work / "pristine"), "--trace", str(out)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        # both parts map a key to a list: {"import": {path: [line]}, path: {line: [case]}}
+        for rel, lines in json.loads(out.read_text(encoding="utf-8")).items():
+            for key, values in lines.items():
+                merged.setdefault(rel, {}).setdefault(key, set()).update(values)
+        out.unlink()
+    doc = {rel: {ln: sorted(ids) for ln, ids in lines.items()} for rel, lines in merged.items()}
+    (work / COVERAGE).write_text(json.dumps(doc), encoding="utf-8")
+    print(f"coverage map of {MAP_RUNS} runs: {work / COVERAGE}")
 
 
 def tree_of(work: Path, module: str) -> Path:
