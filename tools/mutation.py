@@ -142,14 +142,23 @@ def prepare(force: bool) -> int:
 COVERAGE: Final = "coverage.json"
 
 
-def coverage_map(work: Path) -> None:
-    """``WORK/coverage.json``: the union of :data:`MAP_RUNS` traced runs of the catalog."""
+def coverage_map(work: Path, suite: Path | None = None) -> None:
+    """``SUITE/coverage.json`` (default ``WORK/coverage.json``, the session's suite): the union
+    of :data:`MAP_RUNS` traced runs of that suite's catalog against the unmutated reference."""
     merged: dict[str, dict[str, set[str]]] = {}
-    script = work / "pristine" / "tools" / "mutation_test.py"
+    home = suite or work
+    script = (suite or work / "pristine") / "tools" / "mutation_test.py"
     for n in range(MAP_RUNS):
-        out = work / f"coverage-{n}.json"
+        out = home / f"coverage-{n}.json"
         subprocess.run(
-            [sys.executable, str(script), "--tree", str(work / "pristine"), "--trace", str(out)],
+            [
+                sys.executable,
+                str(script),
+                "--tree",
+                str(suite or work / "pristine"),
+                "--trace",
+                str(out),
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -159,8 +168,8 @@ def coverage_map(work: Path) -> None:
                 merged.setdefault(rel, {}).setdefault(key, set()).update(values)
         out.unlink()
     doc = {rel: {ln: sorted(ids) for ln, ids in lines.items()} for rel, lines in merged.items()}
-    (work / COVERAGE).write_text(json.dumps(doc), encoding="utf-8")
-    print(f"coverage map of {MAP_RUNS} runs: {work / COVERAGE}")
+    (home / COVERAGE).write_text(json.dumps(doc), encoding="utf-8")
+    print(f"coverage map of {MAP_RUNS} runs: {home / COVERAGE}")
 
 
 def tree_of(work: Path, module: str) -> Path:
@@ -395,6 +404,14 @@ def recheck(module: str, lines: frozenset[int]) -> int:
     path = work / "recheck.json"
     done: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     trial = work / "recheck-tree"
+    # the newest cases are not in the session's map: trace this suite's own, unless the
+    # mutated modules changed since the session was prepared (then run every case)
+    same = all(
+        (suite / r).read_bytes() == (work / "pristine" / r).read_bytes() for r in MODULES.values()
+    )
+    if same and not (suite / COVERAGE).exists():
+        coverage_map(work, suite)
+    selection = ["--map", str(suite / COVERAGE)] if same else []
     for op, where, occ, diff in survivors(work / f"{module}.sqlite"):
         key = f"{rel}:{where} {op} #{occ}"
         previous = done.get(key, "")
@@ -406,7 +423,8 @@ def recheck(module: str, lines: frozenset[int]) -> int:
             shutil.rmtree(trial)
         shutil.copytree(work / "pristine", trial)
         subprocess.run(["patch", "-s", "-p1"], cwd=trial, input=diff.encode(), check=True)
-        test = [sys.executable, str(suite / "tools" / "mutation_test.py"), "--tree", str(trial)]
+        script = str(suite / "tools" / "mutation_test.py")
+        test = [sys.executable, script, "--tree", str(trial), *selection]
         out = subprocess.run(test, capture_output=True, text=True, timeout=TEST_TIMEOUT)
         printed = out.stdout.strip().splitlines()
         if out.returncode:

@@ -179,8 +179,8 @@ def _run_continue(ctx: CaseContext, row: Held) -> None:
             got.summary(),
         )
     compare(ctx, got, ref, row.rules)
-    ctx.consult_deviations(since, observed(ref, script), observed(got, script), "server")
     check_process(ctx, info, ref_info)
+    ctx.consult_deviations(since, observed(ref, script), observed(got, script), "server")
 
 
 def _run_closing(ctx: CaseContext, row: Held) -> None:

@@ -427,6 +427,11 @@ def check_fsv_continues(ref: Wire, mut: Wire, w: World) -> None:
     assert mut.error_ids == [0, 5, 0, 0] and mut.exit_code == 0
 
 
+def check_exit_ignores_error(ref: Wire, mut: Wire, w: World) -> None:
+    assert ref.raw == mut.raw and ref.error_ids == [0, 5] and ref.closed and mut.closed
+    assert ref.exit_code == 1 and mut.exit_code == 0
+
+
 def check_zero_success_id(ref: Wire, mut: Wire, w: World) -> None:
     assert ref.replies[0].header.request_id == RID
     assert mut.replies[0].header.request_id == bytes(16)
@@ -532,6 +537,7 @@ PROBES: dict[str, Probe] = {
     "close-without-ok": Probe(lambda w: PV + CLOSE, check_close_without_ok),
     "header-error-stays-open": Probe(lambda w: chunked(b"x") + PV + CLOSE, check_stays_open),
     "fsv-error-continues": Probe(lambda w: PV + fsv(HIDDEN) + PV + CLOSE, check_fsv_continues),
+    "exit-status-ignores-error": Probe(lambda w: PV + fsv(HIDDEN), check_exit_ignores_error),
     "success-zero-request-id": Probe(
         lambda w: raw_request(1, b'{"ClientVersion":1}\n', RID) + CLOSE, check_zero_success_id
     ),

@@ -422,3 +422,24 @@ def _never_closes() -> None:
         return outcome
 
     replace(server.Server, "serve", serve_until_hangup)
+
+
+@mutant(
+    "exit-status-ignores-error",
+    role=Role.SERVER,
+    description="answers and closes exactly like the reference, but its stdinserver exits 0 "
+    "where the loop returned an error (an SSH peer cannot tell the failure from a success)",
+    sections=("§server.loop", "§server.fsv.decode-error", "§server.fsv.handler-error"),
+    family="server-rows",
+    expect="NON-STRICT",
+)
+def _exit_status_ignores_error() -> None:
+    serve = server.Server.serve
+
+    def serve_and_forget_the_error(
+        self: server.Server, transport: Transport, *, close: bool = True
+    ) -> serving.ServeOutcome:
+        outcome: serving.ServeOutcome = serve(self, transport, close=close)
+        return dataclasses.replace(outcome, returned_error=False)
+
+    replace(server.Server, "serve", serve_and_forget_the_error)
