@@ -268,15 +268,26 @@ def summarize(path: Path) -> Summary:
 
 def survivors(path: Path) -> list[tuple[str, str, int, str]]:
     """(operator, line:col, occurrence, diff) of every surviving mutant."""
-    rows: list[tuple[str, str, int, str]] = []
+    return [row[:4] for row in _survivors(path)]
+
+
+def _survivors(path: Path) -> list[tuple[str, str, int, str, str]]:
+    """(operator, line:col, occurrence, diff, the killing test's output) of every survivor."""
+    rows: list[tuple[str, str, int, str, str]] = []
     with _db(path) as db:
         for item, result in db.completed_work_items:
             if _outcome(result) == "survived":
                 m = item.mutations[0]
                 where = f"{m.start_pos[0]}:{m.start_pos[1]}"
-                rows.append((m.operator_name, where, m.occurrence, result.diff or ""))
+                rows.append(
+                    (m.operator_name, where, m.occurrence, result.diff or "", result.output or "")
+                )
     rows.sort(key=lambda r: (int(r[1].split(":")[0]), r[0], r[2]))
     return rows
+
+
+ANNOTATIONS_ONLY: Final = "the mutant changes only annotations"
+"""What ``mutation_test.py`` prints for a mutant it need not run (see :func:`_reason`)."""
 
 
 def _timing(work: Path) -> Counter[str]:
@@ -304,9 +315,17 @@ def reasons() -> dict[str, dict[str, str]]:
     return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.items()}
 
 
-def _reason(known: dict[str, str], killed: str, where: str, op: str, occ: int) -> str:
+def _reason(
+    known: dict[str, str], killed: str, where: str, op: str, occ: int, output: str = ""
+) -> str:
     key = f"{where} {op} #{occ}"
-    return killed or known.get(key) or known.get(where.split(":")[0]) or "NOT YET ANALYSED"
+    given = killed or known.get(key) or known.get(where.split(":")[0])
+    if not given and ANNOTATIONS_ONLY in output:
+        return (
+            "equivalent: only an annotation changes, and the module never evaluates its "
+            "annotations (`from __future__ import annotations`; nothing calls get_type_hints)"
+        )
+    return given or "NOT YET ANALYSED"
 
 
 @dataclass
@@ -359,10 +378,10 @@ def report(markdown: bool, diffs: bool) -> int:
             continue
         row = Row(rel, summarize(db), timing[module], timing[module + "#n"])
         rows.append(row)
-        for op, where, occ, diff in survivors(db):
+        for op, where, occ, diff, output in _survivors(db):
             killed = rechecked.get(f"{rel}:{where} {op} #{occ}", "")
             killed = killed if killed.startswith("killed") else ""
-            text = _reason(why.get(rel, {}), killed, where, op, occ)
+            text = _reason(why.get(rel, {}), killed, where, op, occ, output)
             row.later += bool(killed)
             row.equivalent += not killed and text.startswith("equivalent")
             listing.append(f"| `{rel}:{where}` | `{op} #{occ}` | {text} |")
