@@ -339,25 +339,29 @@ class Row:
     later: int = 0
     """Survivors killed by cases added after the session was prepared (``recheck``)."""
     equivalent: int = 0
+    out_of_scope: int = 0
+    """Survivors in code outside what issue 12 names (the reason says why), not scored."""
 
     def score(self) -> str:
         s = self.summary
-        base = s.done - s.incompetent - self.equivalent
+        base = s.done - s.incompetent - self.equivalent - self.out_of_scope
         return f"{100 * (s.killed + self.later) / base:.1f}%" if base else "-"
 
     def markdown(self) -> str:
         s = self.summary
         rate = f"{self.results / (self.wall / 60):.1f}" if self.wall else "-"
+        still = s.survived - self.later - self.equivalent - self.out_of_scope
         return (
             f"| `{self.rel}` | {s.total} | {s.done} | {s.killed} + {self.later} | "
-            f"{self.equivalent} | {s.survived - self.later - self.equivalent} | "
+            f"{self.equivalent} | {self.out_of_scope} | {still} | "
             f"{s.incompetent} | {self.score()} | {self.wall / 60:.0f} min | {rate} |"
         )
 
 
 HEAD_ROW: Final = (
-    "| module | mutants | run | killed (+ by later cases) | equivalent | open survivors "
-    "| incompetent | score | wall | mutants/min |\n|---|---|---|---|---|---|---|---|---|---|"
+    "| module | mutants | run | killed (+ by later cases) | equivalent | out of scope "
+    "| open survivors | incompetent | score | wall | mutants/min |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -384,6 +388,7 @@ def report(markdown: bool, diffs: bool) -> int:
             text = _reason(why.get(rel, {}), killed, where, op, occ, output)
             row.later += bool(killed)
             row.equivalent += not killed and text.startswith("equivalent")
+            row.out_of_scope += not killed and text.startswith("out of scope")
             listing.append(f"| `{rel}:{where}` | `{op} #{occ}` | {text} |")
             if diffs:
                 listing.append("    " + "\n    ".join(diff.splitlines()[2:]))

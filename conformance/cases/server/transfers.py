@@ -11,6 +11,7 @@ from ...model import Setup
 from ...setups import HIDDEN, VISIBLE
 from ...wire import go_json, request, version_obj
 from ..common import (
+    FS,
     PROBE,
     PV,
     RID,
@@ -142,6 +143,22 @@ def _pullme_finished(ctx: CaseContext) -> None:
     standard(
         ctx,
         PV + request(RT.PULL_ME, b'{"Finished":true,"InitialReplPolicy":""}\n', RID) + PROBE,
+        Rules(missing=MUST),
+    )
+
+
+@case(
+    "server.pullme.finished.2",
+    "§server.pullme.finished",
+    MUST,
+    "Listing, then PullMe Finished=true: the loop returns as a success (exit status 0)",
+    family=F,
+)
+def _pullme_finished_after_listing(ctx: CaseContext) -> None:
+    # what decides the exit status is the *last* outcome (Finished), not an earlier one
+    standard(
+        ctx,
+        PV + FS + request(RT.PULL_ME, b'{"Finished":true,"InitialReplPolicy":""}\n', RID) + PROBE,
         Rules(missing=MUST),
     )
 
