@@ -505,6 +505,27 @@ _hcase(
     "A decode-error text quoting '&' is sent with & escaped as \\u0026",
     "&",
 )
+_hcase(
+    "json.encode.escapes.4",
+    "§json.encode.escapes",
+    SHOULD,
+    "A decode-error text quoting '>' is sent with > escaped as \\u003e",
+    ">",
+)
+_hcase(
+    "json.encode.escapes.5",
+    "§json.encode.escapes",
+    SHOULD,
+    "A decode-error text quoting a double quote is sent with it escaped as \\\"",
+    '{"Type":1 "Id":[]}',
+)
+_hcase(
+    "json.encode.escapes.6",
+    "§json.encode.escapes",
+    SHOULD,
+    "A decode-error text quoting a backslash is sent with it escaped as \\\\",
+    "\\",
+)
 
 
 @case(
