@@ -36,8 +36,10 @@ next session runs only what is left.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib
+import io
 import json
 import os
 import shlex
@@ -365,7 +367,26 @@ HEAD_ROW: Final = (
 )
 
 
-def report(markdown: bool, diffs: bool) -> int:
+SURVIVORS_DOC: Final = ROOT / "docs" / "MUTATION-SURVIVORS.md"
+
+
+def report(markdown: bool, diffs: bool, out: Path | None = None) -> int:
+    """Print the score per module and every survivor with its reason; with ``out``, write
+    the same (markdown) to that file under a heading that says where it comes from."""
+    if out is not None:
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            report(True, False)
+        head = (
+            "# Surviving mutants of the mutation run\n\n"
+            "Written by `tox -e mutation -- report --markdown --out "
+            f"{out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}` on "
+            f"{time.strftime('%Y-%m-%d')}; how the run works and what the kinds of reason "
+            "mean: [CONFORMANCE.md](CONFORMANCE.md#mutation-testing).\n\n"
+        )
+        out.write_text(head + buffer.getvalue(), encoding="utf-8")
+        print(f"wrote {out}")
+        return 0
     work = work_dir()
     timing = _timing(work)
     why = reasons()
@@ -574,6 +595,9 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("report")
     rep.add_argument("--markdown", action="store_true")
     rep.add_argument("--diffs", action="store_true", help="show each survivor's diff")
+    rep.add_argument(
+        "--out", type=Path, help=f"write the markdown report to this file ({SURVIVORS_DOC.name})"
+    )
     sub.add_parser("export", help=f"write the results to {RESULTS.relative_to(ROOT)}/")
     args = p.parse_args(argv)
     if args.cmd == "prepare":
@@ -585,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         return recheck(args.module, lines)
     if args.cmd == "export":
         return export()
-    return report(args.markdown, args.diffs)
+    return report(args.markdown, args.diffs, args.out)
 
 
 if __name__ == "__main__":
