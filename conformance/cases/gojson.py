@@ -516,7 +516,7 @@ _hcase(
     "json.encode.escapes.5",
     "§json.encode.escapes",
     SHOULD,
-    "A decode-error text quoting a double quote is sent with it escaped as \\\"",
+    'A decode-error text quoting a double quote is sent with it escaped as \\"',
     '{"Type":1 "Id":[]}',
 )
 _hcase(
