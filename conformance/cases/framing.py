@@ -257,6 +257,34 @@ def _huge_body(ctx: CaseContext) -> None:
     ctx.note(f"answered {first} (the original: OK; the reference refuses above 16 MiB)")
 
 
+EXACT_BOUND = 16 * 1024 * 1024
+"""The reference's bound itself: a message of exactly this size is not above it."""
+
+
+@case(
+    "frame.message-bound.3",
+    "§deviations.message-bound",
+    SHOULD,
+    "A request header of exactly 16 MiB in one chunk is answered like a short one",
+    family=F,
+)
+def _exact_bound_header(ctx: CaseContext) -> None:
+    padded = PV_HEADER + b" " * (EXACT_BOUND - len(PV_HEADER))
+    standard(ctx, chunked(padded, [len(padded)]) + chunked(PV_BODY))
+
+
+@case(
+    "frame.message-bound.4",
+    "§deviations.message-bound",
+    SHOULD,
+    "A body of exactly 16 MiB in 32 764-byte chunks is answered like a short one",
+    family=F,
+)
+def _exact_bound_body(ctx: CaseContext) -> None:
+    body = PV_BODY + b"\n" * (EXACT_BOUND - len(PV_BODY))
+    standard(ctx, chunked(PV_HEADER) + chunked(body))
+
+
 # ---------------------------------------------------------------- truncation
 
 

@@ -363,6 +363,20 @@ _hcase(
     "A header without Id is served with a zero id",
     '{"Type":1}',
 )
+_hcase(
+    "json.decode.id-array.5",
+    "§json.decode.id-array",
+    SHOULD,
+    "A repeated Id key: the second, shorter array replaces the first and is padded with zeros",
+    _ids('{"Type":1,"Id":<IDS>,"Id":[9]}'),
+)
+_hcase(
+    "json.decode.id-array.6",
+    "§json.decode.id-array",
+    MUST,
+    "An Id element of 4301 digits (past Python's default int-string limit) is error 1",
+    '{"Type":1,"Id":[' + "7" * 4301 + "]}",
+)
 
 # ---------------------------------------------------------------- strings
 _bcase(

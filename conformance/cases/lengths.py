@@ -90,6 +90,18 @@ def _cut_before_terminator(ctx: CaseContext) -> None:
 
 
 @case(
+    "frame.truncation.text.3",
+    "§frame.truncation",
+    Level.MUST,
+    "A 1-byte header chunk '}' and 2 bytes of the next length, then end of input: the syntax "
+    "error wins",
+    family=F,
+)
+def _cut_after_bad_byte(ctx: CaseContext) -> None:
+    standard(ctx, chunk_header(1) + b"}" + b"\x00\x00")
+
+
+@case(
     "frame.boundaries.pipelined.1",
     "§frame.boundaries",
     Level.MUST,

@@ -19,6 +19,7 @@ from .run import (
     MUST,
     SHOULD,
     ccase,
+    compare_with_reference,
     expect_exit,
     expect_received,
     expect_untouched,
@@ -184,3 +185,67 @@ def _fsv_unsorted(ctx: CaseContext) -> None:
             "none",
             [s.name for s in run.transfers()],
         )
+
+
+# A snapshot name holding every character Go's encoder escapes, and the integer bounds of its
+# small-number table (255 and 256): the pull client must send it back exactly as received.
+_ESCAPED_NAME = 's\x01\x1f\t\n\r"\\<>&\u2028\u2029é'
+
+
+@ccase(
+    "client.encode.escapes.1",
+    "§json.encode.escapes",
+    SHOULD,
+    "A listed snapshot name with control characters, quotes, <>&, U+2028/9 is sent back "
+    "in Go's bytes",
+)
+def _reencode_escapes(ctx: CaseContext) -> None:
+    from bytestreamrpc.messages import InitialTransferRequest
+
+    from ...wire import go_json
+
+    odd = {"Type": "snapshot", "Name": _ESCAPED_NAME, "Guid": 256, "CreateTXG": 255}
+    fault = RawBody(ResponseType.FILESYSTEM_DIFF, go_json([odd]))
+    run = run_client(ctx, faults={"FILESYSTEM_VERSIONS": fault})
+    inits = [s.body for s in run.server.requests if isinstance(s.body, InitialTransferRequest)]
+    if not inits:
+        ctx.should("no InitialTransfer of the one listed snapshot", "InitialTransfer", run.types)
+        return
+    sent = inits[0].filesystem_version
+    ctx.check(
+        (sent.name, sent.guid, sent.create_txg) == (_ESCAPED_NAME, 256, 255),
+        MUST,
+        "the InitialTransfer does not carry the listed snapshot unchanged",
+        repr((_ESCAPED_NAME, 256, 255)),
+        repr((sent.name, sent.guid, sent.create_txg)),
+    )
+    compare_with_reference(ctx, run, {"FILESYSTEM_VERSIONS": fault})
+
+
+@ccase(
+    "client.diff-body.3",
+    "§msg.diff-body",
+    MUST,
+    "A FilesystemDiff body of 320 snapshots: the InitialTransfer carries the newest (the last)",
+)
+def _fsv_many(ctx: CaseContext) -> None:
+    from bytestreamrpc.messages import InitialTransferRequest
+
+    from ...wire import go_json
+
+    listed = [
+        {"Type": "snapshot", "Name": f"s{n:03d}", "Guid": 1000 + n, "CreateTXG": 10 + n}
+        for n in range(320)
+    ]
+    fault = RawBody(ResponseType.FILESYSTEM_DIFF, go_json(listed))
+    run = run_client(ctx, faults={"FILESYSTEM_VERSIONS": fault})
+    inits = [s.body for s in run.server.requests if isinstance(s.body, InitialTransferRequest)]
+    got = [(v.name, v.guid) for v in (i.filesystem_version for i in inits)]
+    ctx.check(
+        got[:1] == [("s319", 1319)],
+        MUST,
+        "the InitialTransfer should carry the last of 320 listed snapshots",
+        "s319 (GUID 1319)",
+        repr(got[:1]) if got else run.types,
+    )
+    compare_with_reference(ctx, run, {"FILESYSTEM_VERSIONS": fault})

@@ -47,6 +47,18 @@ def _fs_roots(ctx: CaseContext) -> None:
 
 
 @case(
+    "server.fs.ok.3",
+    "§msg.bodies",
+    SHOULD,
+    "Roots of 200 000 empty strings (600 kB) is decoded and ignored like null",
+    family=F,
+)
+def _fs_many_roots(ctx: CaseContext) -> None:
+    roots = b'{"Roots":[' + b",".join([b'""'] * 200_000) + b"]}\n"
+    standard(ctx, request(RT.FILESYSTEM, roots, RID) + PROBE)
+
+
+@case(
     "server.fs.decode-error.1",
     "§server.fs.decode-error",
     MUST,
