@@ -26,6 +26,7 @@ CASE_MODULES: Final = (
     "conformance.cases.framing",
     "conformance.cases.lengths",
     "conformance.cases.gojson",
+    "conformance.cases.gojson_texts",
     "conformance.cases.server",
     "conformance.cases.endings",
     "conformance.cases.transfer",

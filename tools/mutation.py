@@ -343,27 +343,33 @@ class Row:
     equivalent: int = 0
     out_of_scope: int = 0
     """Survivors in code outside what issue 12 names (the reason says why), not scored."""
+    like_original: int = 0
+    """Survivors that show exactly the original's behaviour where the reference deviates at
+    INFO (a §deviations row that is not unsafe): no case may fail them, so not scored."""
+
+    def unscored(self) -> int:
+        return self.equivalent + self.out_of_scope + self.like_original
 
     def score(self) -> str:
         s = self.summary
-        base = s.done - s.incompetent - self.equivalent - self.out_of_scope
+        base = s.done - s.incompetent - self.unscored()
         return f"{100 * (s.killed + self.later) / base:.1f}%" if base else "-"
 
     def markdown(self) -> str:
         s = self.summary
         rate = f"{self.results / (self.wall / 60):.1f}" if self.wall else "-"
-        still = s.survived - self.later - self.equivalent - self.out_of_scope
+        still = s.survived - self.later - self.unscored()
         return (
             f"| `{self.rel}` | {s.total} | {s.done} | {s.killed} + {self.later} | "
-            f"{self.equivalent} | {self.out_of_scope} | {still} | "
+            f"{self.equivalent} | {self.out_of_scope} | {self.like_original} | {still} | "
             f"{s.incompetent} | {self.score()} | {self.wall / 60:.0f} min | {rate} |"
         )
 
 
 HEAD_ROW: Final = (
     "| module | mutants | run | killed (+ by later cases) | equivalent | out of scope "
-    "| open survivors | incompetent | score | wall | mutants/min |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|"
+    "| like the original | open survivors | incompetent | score | wall | mutants/min |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -410,6 +416,7 @@ def report(markdown: bool, diffs: bool, out: Path | None = None) -> int:
             row.later += bool(killed)
             row.equivalent += not killed and text.startswith("equivalent")
             row.out_of_scope += not killed and text.startswith("out of scope")
+            row.like_original += not killed and text.startswith("like the original")
             listing.append(f"| `{rel}:{where}` | `{op} #{occ}` | {text} |")
             if diffs:
                 listing.append("    " + "\n    ".join(diff.splitlines()[2:]))

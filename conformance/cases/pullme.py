@@ -131,6 +131,9 @@ class Push:
     requests: list[RequestFrame] = field(default_factory=list)
     unsolicited: str = ""
     """What the server sent on its own after our answer to Finished (it must wait)."""
+    again: bool | None = None
+    """With ``push(again=True)``: whether a second PullMe after the first pull was answered
+    and its pull finished (``None``: not tried)."""
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)
     state: str = ""
@@ -170,8 +173,12 @@ def push(
     reference: bool = False,
     push_filter: dict[str, str] | None = None,
     finished_answer: bytes | None = None,
+    again: bool = False,
 ) -> Push:
-    """Connect to the server, PullMe, serve its pull, Close; observe everything."""
+    """Connect to the server, PullMe, serve its pull, Close; observe everything.
+
+    ``again``: after the first pull-me has finished, send a second PullMe and serve that
+    pull too before the Close (§pullme.resume: the server loop goes on as before)."""
     setup = ctx.case.setup
     zfs = FakeZfs.in_memory()
     filt = push_filter if push_filter is not None else load_profile(setup.profile)["push_filter"]
@@ -201,6 +208,10 @@ def push(
             result.pullme_ok = "did not finish" in str(exc)
         if result.finished:
             result.unsolicited = _unsolicited(client, swap or transport)
+            if again and not result.unsolicited:
+                result.again = False
+                client.pull_me_request(PullMeRequest(False, policy), handler)
+                result.again = True
             client.close_request()
             result.closed_ok = True
     except (RequestFailed, ProtocolError, OSError) as exc:
@@ -432,6 +443,23 @@ def _resume_garbage(ctx: CaseContext) -> None:
         "after an undecodable answer to Finished the original goes on serving (§pullme.resume)",
         "Close answered OK",
         p.unsolicited or p.error or "no answer",
+    )
+
+
+@pullme_case(
+    "pullme.resume.4",
+    "§pullme.resume",
+    MUST,
+    "After a finished pull-me a second PullMe is answered OK and pulled again, then Close OK",
+)
+def _resume_again(ctx: CaseContext) -> None:
+    p = push(ctx, again=True)
+    ctx.check(
+        p.again is True and p.closed_ok,
+        MUST,
+        "a second PullMe after a finished pull-me was not served like the first",
+        "OK(0x01), a second pull ending with Finished, then Close OK",
+        p.error or p.unsolicited or f"second pull-me served: {p.again}",
     )
 
 

@@ -105,6 +105,25 @@ def _error_with_type(ctx: CaseContext) -> None:
 
 
 @ccase(
+    "client.expect.7",
+    "§client.expect",
+    MUST,
+    "An InitialTransfer answered with a header of type 0x21 (no stream): that dataset fails, "
+    "the next one still arrives",
+    profile="wide-pull-mapping",
+)
+def _wrong_type_then_continue(ctx: CaseContext) -> None:
+    # Requests: ProtocolVersion, Filesystem, FilesystemVersions, then #4 = the first
+    # InitialTransfer (pool/data). No stream follows the wrong header, so a client that
+    # refuses it is still in step and goes on with pool/data/home.
+    # The exit status is judged by client.expect.4 (one dataset): with a second dataset
+    # that arrives, the original's job ends with status 0 (§deviations.pull-job).
+    run = run_client(ctx, faults={"#4": WrongType(ResponseType.CHUNKED_STREAM + 1)})
+    newest = [ctx.facts_for("demo").snapshots("pool/data/home")[-1].guid]
+    expect_received(ctx, run, "backup/zrepl/home", newest)
+
+
+@ccase(
     "client.request-id.1",
     "§msg.request-id",
     MUST,
@@ -247,5 +266,43 @@ def _fsv_many(ctx: CaseContext) -> None:
         "the InitialTransfer should carry the last of 320 listed snapshots",
         "s319 (GUID 1319)",
         repr(got[:1]) if got else run.types,
+    )
+    compare_with_reference(ctx, run, {"FILESYSTEM_VERSIONS": fault})
+
+
+# Every JSON escape form in one listed name, lone and paired surrogate escapes included, and
+# what Go makes of it (each lone surrogate escape becomes U+FFFD).
+_ESCAPED_JSON_NAME = (
+    rb"a\n\/\"\\\t\u00e9\u0054\ud83d\ude00\ud800\u0041\udc00\ud800x\udbff\udfff"
+    rb"\ud800\udc00\ud800\udbffz\ud800\ud800\udc00\ue000\udfffq"
+)
+_DECODED_NAME = (
+    'a\n/"\\\téT\U0001f600\ufffdA\ufffd\ufffdx\U0010ffff\U00010000\ufffd\ufffdz'
+    "\ufffd\U00010000\ue000\ufffdq"
+)
+
+
+@ccase(
+    "client.decode.escapes.1",
+    "§json.decode.escapes",
+    SHOULD,
+    "A listed name written with every escape form, lone surrogates included, is sent back as "
+    "Go decodes it",
+)
+def _decode_escapes(ctx: CaseContext) -> None:
+    from bytestreamrpc.messages import InitialTransferRequest
+
+    body = b'[{"Type":"snapshot","Name":"' + _ESCAPED_JSON_NAME + b'","Guid":7,"CreateTXG":9}]\n'
+    fault = RawBody(ResponseType.FILESYSTEM_DIFF, body)
+    run = run_client(ctx, faults={"FILESYSTEM_VERSIONS": fault})
+    inits = [s.body for s in run.server.requests if isinstance(s.body, InitialTransferRequest)]
+    names = [i.filesystem_version.name for i in inits]
+    ctx.check(
+        names[:1] == [_DECODED_NAME],
+        SHOULD,
+        "the InitialTransfer should carry the name as Go decodes it (U+FFFD for each lone "
+        "surrogate escape)",
+        repr(_DECODED_NAME),
+        repr(names[:1]) if names else run.types,
     )
     compare_with_reference(ctx, run, {"FILESYSTEM_VERSIONS": fault})

@@ -1,0 +1,65 @@
+"""Family ``json``: Go's syntax-error texts for each kind of offending byte
+(§json.decode-error-text).
+
+Go names the byte that broke the syntax with ``quoteChar``: the byte taken as a rune and
+quoted like ``strconv.Quote`` but between single quotes — ``'\\a'`` for BEL, ``'\\u0080'``
+for a byte 0x80 (a C1 control), ``'¡'`` for 0xA1, ``'\\u00ad'`` for the soft hyphen, which
+is not printable — and says where it was (``looking for beginning of value``, ``in numeric
+literal``, ``in string literal``, ``in \\u hexadecimal character escape``). Every header
+here is one request header that fails with error 1 and such a text; the texts are SHOULD
+(§json.decode-error-text), so one table row per rule of that naming.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ..catalog import case
+from ..context import CaseContext
+from ..model import Level
+from ..wire import chunked
+from .common import PROBE, standard
+
+F = "json"
+PV_BODY: Final = b'{"ClientVersion":1}\n'
+
+HEADERS: Final[tuple[tuple[str, bytes, str], ...]] = (
+    ("a letter after a minus", b"-x", "'x' in numeric literal"),
+    ("a space after a minus", b"- ", "' ' in numeric literal"),
+    ("'!' where a value starts", b"!", "'!' looking for beginning of value"),
+    ("a single quote where a value starts", b"'", "'\\'' looking for beginning of value"),
+    ("BEL (0x07)", b"\x07", "'\\a' looking for beginning of value"),
+    ("BS (0x08)", b"\x08", "'\\b' looking for beginning of value"),
+    ("VT (0x0B)", b"\x0b", "'\\v' looking for beginning of value"),
+    ("FF (0x0C)", b"\x0c", "'\\f' looking for beginning of value"),
+    ("SOH (0x01)", b"\x01", "'\\x01' looking for beginning of value"),
+    ("DEL (0x7F)", b"\x7f", "'\\x7f' looking for beginning of value"),
+    ("the byte 0x80", b"\x80", "'\\u0080' looking for beginning of value"),
+    ("the byte 0x81", b"\x81", "'\\u0081' looking for beginning of value"),
+    ("the byte 0xA1", b"\xa1", "'¡' looking for beginning of value"),
+    ("the byte 0xAD", b"\xad", "'\\u00ad' looking for beginning of value"),
+    ("the byte 0xFF", b"\xff", "'ÿ' looking for beginning of value"),
+    ("a raw CR in a string", b'{"Type":"\r"}', "'\\r' in string literal"),
+    ("a raw LF in a string", b'{"Type":"\n"}', "'\\n' in string literal"),
+    ("a quote inside \\u", b'{"Type":"\\u123"}', "'\"' in \\u hexadecimal character escape"),
+    ("the end inside \\u", b'{"Type":"\\u12', "unexpected EOF"),
+    ("300 spaces, then a minus", b" " * 300 + b"-", "unexpected EOF"),
+)
+"""(what the header holds, the header's bytes, the end of Go's text for it)."""
+
+
+def _text_case(n: int, what: str, header: bytes, text: str) -> None:
+    def run(ctx: CaseContext) -> None:
+        standard(ctx, chunked(header) + chunked(PV_BODY) + PROBE)
+
+    case(
+        f"json.decode.error-text.{n}",
+        "§json.decode-error-text",
+        Level.SHOULD,
+        f"A header of {what}: error 1, Go's text ends {text}",
+        family=F,
+    )(run)
+
+
+for _n, (_what, _header, _text) in enumerate(HEADERS, 1):
+    _text_case(_n, _what, _header, _text)
