@@ -474,7 +474,9 @@ def recheck(module: str, lines: frozenset[int]) -> int:
         if trial.exists():
             shutil.rmtree(trial)
         shutil.copytree(work / "pristine", trial)
-        subprocess.run(["patch", "-s", "-p1"], cwd=trial, input=diff.encode(), check=True)
+        # Cosmic Ray's diff lacks the final newline; patch applies it either way but warns
+        whole = diff if diff.endswith("\n") else diff + "\n"
+        subprocess.run(["patch", "-s", "-p1"], cwd=trial, input=whole.encode(), check=True)
         script = str(suite / "tools" / "mutation_test.py")
         test = [sys.executable, script, "--tree", str(trial), *selection]
         out = subprocess.run(test, capture_output=True, text=True, timeout=TEST_TIMEOUT)

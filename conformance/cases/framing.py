@@ -285,6 +285,18 @@ def _exact_bound_body(ctx: CaseContext) -> None:
     standard(ctx, chunked(PV_HEADER) + chunked(body))
 
 
+@case(
+    "frame.message-bound.5",
+    "§deviations.message-bound",
+    SHOULD,
+    "A header in two chunks, then a body of exactly 16 MiB: each message is counted alone",
+    family=F,
+)
+def _exact_bound_after_split_header(ctx: CaseContext) -> None:
+    body = PV_BODY + b"\n" * (EXACT_BOUND - len(PV_BODY))
+    standard(ctx, chunked(PV_HEADER, [10, len(PV_HEADER) - 10]) + chunked(body))
+
+
 # ---------------------------------------------------------------- truncation
 
 
