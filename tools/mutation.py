@@ -528,6 +528,10 @@ def export() -> int:
     timing = _timing(work)
     commit = (work / "commit.txt").read_text(encoding="utf-8").strip()
     RESULTS.mkdir(exist_ok=True)
+    path = work / "recheck.json"
+    rechecked: dict[str, str] = (
+        json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    )
     for module, rel in MODULES.items():
         db = work / f"{module}.sqlite"
         if not db.exists():
@@ -552,6 +556,7 @@ def export() -> int:
             "wall": round(timing[module], 1),
             "results_timed": timing[module + "#n"],
             "results": dict(sorted(results.items())),
+            "rechecked": {k: v for k, v in sorted(rechecked.items()) if k.startswith(rel + ":")},
         }
         out = RESULTS / f"{module}.json"
         out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
@@ -584,6 +589,11 @@ def _import_recorded(work: Path, module: str) -> int:
             )
             session.set_result(item.job_id, result)
             count += 1
+    # what recheck found with later cases (their commit is in each entry) stays valid too
+    path = work / "recheck.json"
+    done: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    done.update(doc.get("rechecked", {}))
+    path.write_text(json.dumps(done, indent=1, sort_keys=True), encoding="utf-8")
     with (work / "timing.jsonl").open("a", encoding="utf-8") as f:
         record = {"module": module, "date": f"recorded at {doc['commit'][:12]}"}
         f.write(json.dumps({**record, "wall": doc["wall"], "results": doc["results_timed"]}))
