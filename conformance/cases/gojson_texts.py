@@ -6,8 +6,11 @@ quoted like ``strconv.Quote`` but between single quotes — ``'\\a'`` for BEL, `
 for a byte 0x80 (a C1 control), ``'¡'`` for 0xA1, ``'\\u00ad'`` for the soft hyphen, which
 is not printable — and says where it was (``looking for beginning of value``, ``in numeric
 literal``, ``in string literal``, ``in \\u hexadecimal character escape``). Every header
-here is one request header that fails with error 1 and such a text; the texts are SHOULD
-(§json.decode-error-text), so one table row per rule of that naming.
+here is one request header that fails with error 1 and such a text — or, for a syntactically
+valid value of the wrong kind, Go's ``cannot unmarshal`` text; the texts are SHOULD
+(§json.decode-error-text), so one table row per rule of that naming. Several rows pad with
+300 spaces: an offset above 256 is where a Python implementation comparing positions with
+``is`` instead of ``==`` goes wrong (small ints are cached, larger ones are not).
 """
 
 from __future__ import annotations
@@ -44,6 +47,41 @@ HEADERS: Final[tuple[tuple[str, bytes, str], ...]] = (
     ("a quote inside \\u", b'{"Type":"\\u123"}', "'\"' in \\u hexadecimal character escape"),
     ("the end inside \\u", b'{"Type":"\\u12', "unexpected EOF"),
     ("300 spaces, then a minus", b" " * 300 + b"-", "unexpected EOF"),
+    ("a bracket after a decimal point", b"[-9.]", "']' after decimal point in numeric literal"),
+    ("a slash after a decimal point", b"0./", "'/' after decimal point in numeric literal"),
+    ("a bracket in an exponent", b"[0e+]", "']' in exponent of numeric literal"),
+    ("a plus after an array element", b"[-0+", "'+' after array element"),
+    ("a bad letter in null", b"[nulx", "'x' in literal null (expecting 'l')"),
+    ("'/' where a value starts", b"/", "'/' looking for beginning of value"),
+    ("'!' where a key starts", b"{!}", "'!' looking for beginning of object key string"),
+    ("a number after a key", b'{"Type":{"a" 1}}', "'1' after object key"),
+    ("the end after an exponent mark", b"9e", "unexpected EOF"),
+    ("the end after [null", b"[null", "unexpected EOF"),
+    ("the end after [[]", b"[[]", "unexpected EOF"),
+    ("300 spaces, then tru", b" " * 300 + b"tru", "unexpected EOF"),
+    ("300 spaces, then 1e+", b" " * 300 + b"1e+", "unexpected EOF"),
+    ("[, 300 spaces, then 1", b"[" + b" " * 300 + b"1", "unexpected EOF"),
+    ("a member, a comma, 300 spaces", b'{"a":1,' + b" " * 300, "unexpected EOF"),
+    (
+        "a number 9E0 at top level",
+        b"9E0",
+        "cannot unmarshal number into Go value of type rpc.RequestHeader",
+    ),
+    (
+        "a number 0.9 at top level",
+        b"0.9",
+        "cannot unmarshal number into Go value of type rpc.RequestHeader",
+    ),
+    (
+        "a number 9e9 at top level",
+        b"9e9",
+        "cannot unmarshal number into Go value of type rpc.RequestHeader",
+    ),
+    (
+        "an object Type, then a key of byte 0xFF",
+        b'{"Type":{},"\xff":1}',
+        "cannot unmarshal object into Go struct field RequestHeader.Type of type rpc.RequestType",
+    ),
 )
 """(what the header holds, the header's bytes, the end of Go's text for it)."""
 

@@ -102,6 +102,29 @@ def _cut_after_bad_byte(ctx: CaseContext) -> None:
 
 
 @case(
+    "frame.truncation.text.4",
+    "§frame.truncation",
+    Level.MUST,
+    "A 1-byte header chunk '0' and 2 bytes of the next length, then end of input: unexpected EOF",
+    family=F,
+)
+def _cut_after_number(ctx: CaseContext) -> None:
+    standard(ctx, chunk_header(1) + b"0" + b"\x00\x00")
+
+
+@case(
+    "frame.truncation.text.5",
+    "§frame.truncation",
+    Level.MUST,
+    "A 2-byte header chunk '0\\n' and 2 bytes of the next length, then end of input: "
+    "the value's type error",
+    family=F,
+)
+def _cut_after_whole_number(ctx: CaseContext) -> None:
+    standard(ctx, chunk_header(2) + b"0\n" + b"\x00\x00")
+
+
+@case(
     "frame.boundaries.pipelined.1",
     "§frame.boundaries",
     Level.MUST,

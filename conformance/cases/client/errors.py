@@ -290,19 +290,35 @@ _DECODED_NAME = (
     "Go decodes it",
 )
 def _decode_escapes(ctx: CaseContext) -> None:
+    _name_sent_back(ctx, _ESCAPED_JSON_NAME, _DECODED_NAME)
+
+
+@ccase(
+    "client.decode.escapes.2",
+    "§json.decode.escapes",
+    SHOULD,
+    "A listed name s\\ud800 (one lone surrogate escape) is sent back as s and U+FFFD",
+)
+def _decode_lone_surrogate(ctx: CaseContext) -> None:
+    _name_sent_back(ctx, rb"s\ud800", "s\ufffd")
+
+
+def _name_sent_back(ctx: CaseContext, written: bytes, decoded: str) -> None:
+    """The pull client lists one snapshot named ``written`` (JSON string content) and must
+    request it back as Go decodes it, ``decoded``, in Go's bytes."""
     from bytestreamrpc.messages import InitialTransferRequest
 
-    body = b'[{"Type":"snapshot","Name":"' + _ESCAPED_JSON_NAME + b'","Guid":7,"CreateTXG":9}]\n'
+    body = b'[{"Type":"snapshot","Name":"' + written + b'","Guid":7,"CreateTXG":9}]\n'
     fault = RawBody(ResponseType.FILESYSTEM_DIFF, body)
     run = run_client(ctx, faults={"FILESYSTEM_VERSIONS": fault})
     inits = [s.body for s in run.server.requests if isinstance(s.body, InitialTransferRequest)]
     names = [i.filesystem_version.name for i in inits]
     ctx.check(
-        names[:1] == [_DECODED_NAME],
+        names[:1] == [decoded],
         SHOULD,
         "the InitialTransfer should carry the name as Go decodes it (U+FFFD for each lone "
         "surrogate escape)",
-        repr(_DECODED_NAME),
+        repr(decoded),
         repr(names[:1]) if names else run.types,
     )
     compare_with_reference(ctx, run, {"FILESYSTEM_VERSIONS": fault})
