@@ -82,6 +82,29 @@ HEADERS: Final[tuple[tuple[str, bytes, str], ...]] = (
         b'{"Type":{},"\xff":1}',
         "cannot unmarshal object into Go struct field RequestHeader.Type of type rpc.RequestType",
     ),
+    ("valid values, then tAue", b'[[],{"":1},false,tAue]', "'A' in literal true (expecting 'r')"),
+    ("a space, then t", b" t", "unexpected EOF"),
+    ("300 spaces only", b" " * 300, ": EOF"),
+    ('{"a", then 300 spaces', b'{"a"' + b" " * 300, "unexpected EOF"),
+    ("[, then 300 spaces", b"[" + b" " * 300, "unexpected EOF"),
+    ("10 001 nested [", b"[" * 10_001, "'[' exceeded max depth"),
+    (
+        "two spaces, 0, then more values",
+        b"  0 [][][][]",
+        "cannot unmarshal number into Go value of type rpc.RequestHeader",
+    ),
+    ("a slash in an exponent", b"0e/", "'/' in exponent of numeric literal"),
+    ("a colon in an exponent", b"0e:", "':' in exponent of numeric literal"),
+    ("a letter where a key starts", b"{a}", "'a' looking for beginning of object key string"),
+    ("a brace after a key", b'{"a"}', "'}' after object key"),
+    ("':' where a value starts", b":", "':' looking for beginning of value"),
+    (
+        "[] and a byte 0xFF",
+        b"[]\xff",
+        "cannot unmarshal array into Go value of type rpc.RequestHeader",
+    ),
+    ("a tilde after a member", b'{"a":1~', "'~' after object key:value pair"),
+    ("a brace after an array element", b"[1}", "'}' after array element"),
 )
 """(what the header holds, the header's bytes, the end of Go's text for it)."""
 

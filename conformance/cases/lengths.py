@@ -125,6 +125,18 @@ def _cut_after_whole_number(ctx: CaseContext) -> None:
 
 
 @case(
+    "frame.truncation.text.6",
+    "§frame.truncation",
+    Level.MUST,
+    "A 301-byte header chunk (300 spaces, '0') and 2 bytes of the next length, then end of "
+    "input: unexpected EOF",
+    family=F,
+)
+def _cut_after_padded_number(ctx: CaseContext) -> None:
+    standard(ctx, chunk_header(301) + b" " * 300 + b"0" + b"\x00\x00")
+
+
+@case(
     "frame.boundaries.pipelined.1",
     "§frame.boundaries",
     Level.MUST,
