@@ -105,6 +105,28 @@ HEADERS: Final[tuple[tuple[str, bytes, str], ...]] = (
     ),
     ("a tilde after a member", b'{"a":1~', "'~' after object key:value pair"),
     ("a brace after an array element", b"[1}", "'}' after array element"),
+    ("a raw 0x1F in a string", b'{"Type":"\x1f"}', "'\\x1f' in string literal"),
+    ("the byte 0xA0", b"\xa0", "'\\u00a0' looking for beginning of value"),
+    ("'#' where a value starts", b"#", "'#' looking for beginning of value"),
+    ("a slash after a minus", b"-/", "'/' in numeric literal"),
+    ("a colon after a minus", b"-:", "':' in numeric literal"),
+    ("a colon after a decimal point", b"1.:", "':' after decimal point in numeric literal"),
+    ("300 spaces, then 1.", b" " * 300 + b"1.", "unexpected EOF"),
+    ('300 spaces, then "\\', b" " * 300 + b'"\\', "unexpected EOF"),
+    ('300 spaces, then "a', b" " * 300 + b'"a', "unexpected EOF"),
+    ('300 spaces, then "\\u1', b" " * 300 + b'"\\u1', "unexpected EOF"),
+    ("300 spaces, then 1e", b" " * 300 + b"1e", "unexpected EOF"),
+    (
+        "300 spaces, then 1",
+        b" " * 300 + b"1",
+        "cannot unmarshal number into Go value of type rpc.RequestHeader",
+    ),
+    ("10 001 [ and as many ]", b"[" * 10_001 + b"]" * 10_001, "'[' exceeded max depth"),
+    (
+        "10 000 [ and as many ]",
+        b"[" * 10_000 + b"]" * 10_000,
+        "cannot unmarshal array into Go value of type rpc.RequestHeader",
+    ),
 )
 """(what the header holds, the header's bytes, the end of Go's text for it)."""
 

@@ -303,12 +303,28 @@ def _decode_lone_surrogate(ctx: CaseContext) -> None:
     _name_sent_back(ctx, rb"s\ud800", "s\ufffd")
 
 
-def _name_sent_back(ctx: CaseContext, written: bytes, decoded: str) -> None:
-    """The pull client lists one snapshot named ``written`` (JSON string content) and must
-    request it back as Go decodes it, ``decoded``, in Go's bytes."""
+@ccase(
+    "client.decode.escapes.3",
+    "§json.decode.escapes",
+    SHOULD,
+    "A listed name with surrogate escapes around U+D7FF/U+E000 and raw bytes 80 FF, beside an "
+    "unknown key of numbers: sent back as Go decodes it",
+)
+def _decode_escapes_and_bytes(ctx: CaseContext) -> None:
+    written = rb"\u0041\ud7ff\ud800\ue000\udc00\udc01\udc02" + b"\x80\xffz"
+    decoded = "A\ud7ff\ufffd\ue000\ufffd\ufffd\ufffd\ufffd\ufffdz"
+    numbers = b',"X":[12,-0,-9,-1,1.5,1.0,1.9,1e5,1E+5,1e-5,0.5]'
+    _name_sent_back(ctx, written, decoded, numbers)
+
+
+def _name_sent_back(ctx: CaseContext, written: bytes, decoded: str, extra: bytes = b"") -> None:
+    """The pull client lists one snapshot named ``written`` (JSON string content; ``extra``:
+    more members of its object) and must request it back as Go decodes it, ``decoded``, in
+    Go's bytes."""
     from bytestreamrpc.messages import InitialTransferRequest
 
-    body = b'[{"Type":"snapshot","Name":"' + written + b'","Guid":7,"CreateTXG":9}]\n'
+    body = b'[{"Type":"snapshot","Name":"' + written + b'","Guid":7,"CreateTXG":9'
+    body += extra + b"}]\n"
     fault = RawBody(ResponseType.FILESYSTEM_DIFF, body)
     run = run_client(ctx, faults={"FILESYSTEM_VERSIONS": fault})
     inits = [s.body for s in run.server.requests if isinstance(s.body, InitialTransferRequest)]

@@ -164,6 +164,19 @@ def _pullme_finished_after_listing(ctx: CaseContext) -> None:
 
 
 @case(
+    "server.pullme.finished.3",
+    "§server.pullme.finished",
+    MUST,
+    "PullMe Finished=true followed by a byte 0xFF in its body: still Finished, OK(0x01), exit 0",
+    family=F,
+)
+def _pullme_finished_trailing_byte(ctx: CaseContext) -> None:
+    # Go decodes the first value and ignores what follows it in the message (§json.first-value)
+    body = b'{"Finished":true,"InitialReplPolicy":""}\xff\n'
+    standard(ctx, PV + request(RT.PULL_ME, body, RID) + PROBE, Rules(missing=MUST))
+
+
+@case(
     "server.pullme.bad-identity.1",
     "§server.pullme.bad-identity",
     SHOULD,
