@@ -377,6 +377,21 @@ _hcase(
     "An Id element of 4301 digits (past Python's default int-string limit) is error 1",
     '{"Type":1,"Id":[' + "7" * 4301 + "]}",
 )
+_hcase(
+    "json.decode.id-array.7",
+    "§json.decode.id-array",
+    SHOULD,
+    "Id given three times ([], sixteen 1s, [200,null]): decoded into one array, echoed "
+    "[200,1,0,...]",
+    '{"Type":1,"Id":[],"Id":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"Id":[200,null]}',
+)
+_hcase(
+    "json.decode.id-array.8",
+    "§json.decode.id-array",
+    MUST,
+    "An Id element 300 (above uint8) is error 1",
+    '{"Type":1,"Id":[300]}',
+)
 
 # ---------------------------------------------------------------- strings
 _bcase(

@@ -59,6 +59,17 @@ def _fs_many_roots(ctx: CaseContext) -> None:
 
 
 @case(
+    "server.fs.ok.4",
+    "§json.decode.duplicate-keys",
+    SHOULD,
+    'Roots given twice ({"Roots":["a"],"Roots":["b"]}) is decoded and ignored like null',
+    family=F,
+)
+def _fs_roots_twice(ctx: CaseContext) -> None:
+    standard(ctx, request(RT.FILESYSTEM, b'{"Roots":["a"],"Roots":["b"]}\n', RID) + PROBE)
+
+
+@case(
     "server.fs.decode-error.1",
     "§server.fs.decode-error",
     MUST,

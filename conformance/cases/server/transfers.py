@@ -177,6 +177,19 @@ def _pullme_finished_trailing_byte(ctx: CaseContext) -> None:
 
 
 @case(
+    "server.pullme.ok.2",
+    "§json.decode.null",
+    MUST,
+    "A PullMe body without Finished is Finished=false: OK(0x01), then the server's pull begins",
+    family=F,
+)
+def _pullme_without_finished(ctx: CaseContext) -> None:
+    # the server's first request of its pull (Filesystem) follows its OK; we then close
+    body = b'{"InitialReplPolicy":"most_recent"}\n'
+    standard(ctx, PV + request(RT.PULL_ME, body, RID))
+
+
+@case(
     "server.pullme.bad-identity.1",
     "§server.pullme.bad-identity",
     SHOULD,
