@@ -420,7 +420,8 @@ def report(markdown: bool, diffs: bool, out: Path | None = None) -> int:
             listing.append(f"| `{rel}:{where}` | `{op} #{occ}` | {text} |")
             if diffs:
                 listing.append("    " + "\n    ".join(diff.splitlines()[2:]))
-    print(f"Cosmic Ray sessions of commit {commit} ({work})\n")
+    shown = work.relative_to(ROOT) if work.is_relative_to(ROOT) else work
+    print(f"Cosmic Ray sessions of commit {commit} ({shown})\n")
     if markdown:
         print(HEAD_ROW)
         print("\n".join(r.markdown() for r in rows))

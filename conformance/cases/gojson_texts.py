@@ -131,6 +131,12 @@ HEADERS: Final[tuple[tuple[str, bytes, str], ...]] = (
 """(what the header holds, the header's bytes, the end of Go's text for it)."""
 
 
+def _title(what: str, text: str) -> str:
+    """The case title: with Go's text where it fits a title (the table has it for all)."""
+    full = f"A header of {what}: error 1, Go's text ends {text}"
+    return full if len(full) < 110 else f"A header of {what}: error 1 with Go's text"
+
+
 def _text_case(n: int, what: str, header: bytes, text: str) -> None:
     def run(ctx: CaseContext) -> None:
         standard(ctx, chunked(header) + chunked(PV_BODY) + PROBE)
@@ -139,7 +145,7 @@ def _text_case(n: int, what: str, header: bytes, text: str) -> None:
         f"json.decode.error-text.{n}",
         "§json.decode-error-text",
         Level.SHOULD,
-        f"A header of {what}: error 1, Go's text ends {text}",
+        _title(what, text),
         family=F,
     )(run)
 

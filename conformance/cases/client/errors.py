@@ -108,8 +108,7 @@ def _error_with_type(ctx: CaseContext) -> None:
     "client.expect.7",
     "§client.expect",
     MUST,
-    "An InitialTransfer answered with a header of type 0x21 (no stream): that dataset fails, "
-    "the next one still arrives",
+    "InitialTransfer answered with type 0x21 and no stream: that dataset fails, the next arrives",
     profile="wide-pull-mapping",
 )
 def _wrong_type_then_continue(ctx: CaseContext) -> None:
@@ -307,8 +306,8 @@ def _decode_lone_surrogate(ctx: CaseContext) -> None:
     "client.decode.escapes.3",
     "§json.decode.escapes",
     SHOULD,
-    "A listed name with surrogate escapes around U+D7FF/U+E000 and raw bytes 80 FF, beside an "
-    "unknown key of numbers: sent back as Go decodes it",
+    "Surrogate escapes, U+D7FF/U+E000, raw bytes 80 FF in a listed name: sent back as Go "
+    "decodes it",
 )
 def _decode_escapes_and_bytes(ctx: CaseContext) -> None:
     written = rb"\u0041\ud7ff\ud800\ue000\udc00\udc01\udc02" + b"\x80\xffz"
