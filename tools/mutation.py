@@ -292,6 +292,21 @@ ANNOTATIONS_ONLY: Final = "the mutant changes only annotations"
 """What ``mutation_test.py`` prints for a mutant it need not run (see :func:`_reason`)."""
 
 
+def _rechecked(work: Path) -> dict[str, str]:
+    """What ``recheck`` found per survivor (``WORK/recheck.json``): ``"REL:LINE:COL OP #N"``
+    → ``"killed by `CASE` (suite C)"`` or ``"survives (suite C)"``."""
+    path = work / "recheck.json"
+    if not path.exists():
+        return {}
+    found: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return found
+
+
+def _save_rechecked(work: Path, found: dict[str, str]) -> None:
+    text = json.dumps(found, indent=1, sort_keys=True)
+    (work / "recheck.json").write_text(text, encoding="utf-8")
+
+
 def _timing(work: Path) -> Counter[str]:
     wall: Counter[str] = Counter()
     path = work / "timing.jsonl"
@@ -396,10 +411,7 @@ def report(markdown: bool, diffs: bool, out: Path | None = None) -> int:
     work = work_dir()
     timing = _timing(work)
     why = reasons()
-    path = work / "recheck.json"
-    rechecked: dict[str, str] = (
-        json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    )
+    rechecked = _rechecked(work)
     commit = (work / "commit.txt").read_text(encoding="utf-8").strip()[:12]
     rows: list[Row] = []
     listing: list[str] = []
@@ -454,8 +466,7 @@ def recheck(module: str, lines: frozenset[int]) -> int:
     suite = work / f"suite-{commit[:12]}"
     if not suite.exists():
         _export(suite)
-    path = work / "recheck.json"
-    done: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    done = _rechecked(work)
     trial = work / "recheck-tree"
     # the newest cases are not in the session's map: trace this suite's own, unless the
     # mutated modules changed since the session was prepared (then run every case)
@@ -489,7 +500,7 @@ def recheck(module: str, lines: frozenset[int]) -> int:
         else:
             done[key] = f"survives (suite {commit[:12]})"
         print(f"{key}: {done[key]}", flush=True)
-        path.write_text(json.dumps(done, indent=1, sort_keys=True), encoding="utf-8")
+        _save_rechecked(work, done)
     shutil.rmtree(trial, ignore_errors=True)
     return 0
 
@@ -529,10 +540,7 @@ def export() -> int:
     timing = _timing(work)
     commit = (work / "commit.txt").read_text(encoding="utf-8").strip()
     RESULTS.mkdir(exist_ok=True)
-    path = work / "recheck.json"
-    rechecked: dict[str, str] = (
-        json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    )
+    rechecked = _rechecked(work)
     for module, rel in MODULES.items():
         db = work / f"{module}.sqlite"
         if not db.exists():
@@ -591,10 +599,7 @@ def _import_recorded(work: Path, module: str) -> int:
             session.set_result(item.job_id, result)
             count += 1
     # what recheck found with later cases (their commit is in each entry) stays valid too
-    path = work / "recheck.json"
-    done: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    done.update(doc.get("rechecked", {}))
-    path.write_text(json.dumps(done, indent=1, sort_keys=True), encoding="utf-8")
+    _save_rechecked(work, {**_rechecked(work), **doc.get("rechecked", {})})
     with (work / "timing.jsonl").open("a", encoding="utf-8") as f:
         record = {"module": module, "date": f"recorded at {doc['commit'][:12]}"}
         f.write(json.dumps({**record, "wall": doc["wall"], "results": doc["results_timed"]}))
