@@ -261,6 +261,12 @@ EXACT_BOUND = 16 * 1024 * 1024
 """The reference's bound itself: a message of exactly this size is not above it."""
 
 
+def _exact_bound_body() -> bytes:
+    """A ProtocolVersion body padded with newlines to exactly :data:`EXACT_BOUND` bytes (built
+    when a case runs, not at import)."""
+    return PV_BODY + b"\n" * (EXACT_BOUND - len(PV_BODY))
+
+
 @case(
     "frame.message-bound.3",
     "§deviations.message-bound",
@@ -280,9 +286,8 @@ def _exact_bound_header(ctx: CaseContext) -> None:
     "A body of exactly 16 MiB in 32 764-byte chunks is answered like a short one",
     family=F,
 )
-def _exact_bound_body(ctx: CaseContext) -> None:
-    body = PV_BODY + b"\n" * (EXACT_BOUND - len(PV_BODY))
-    standard(ctx, chunked(PV_HEADER) + chunked(body))
+def _exact_bound_in_body(ctx: CaseContext) -> None:
+    standard(ctx, chunked(PV_HEADER) + chunked(_exact_bound_body()))
 
 
 @case(
@@ -293,8 +298,8 @@ def _exact_bound_body(ctx: CaseContext) -> None:
     family=F,
 )
 def _exact_bound_after_split_header(ctx: CaseContext) -> None:
-    body = PV_BODY + b"\n" * (EXACT_BOUND - len(PV_BODY))
-    standard(ctx, chunked(PV_HEADER, [10, len(PV_HEADER) - 10]) + chunked(body))
+    split_header = chunked(PV_HEADER, [10, len(PV_HEADER) - 10])
+    standard(ctx, split_header + chunked(_exact_bound_body()))
 
 
 # ---------------------------------------------------------------- truncation

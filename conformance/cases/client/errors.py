@@ -4,6 +4,7 @@ unsorted bodies (§client.expect, §msg.request-id, §json.decode)."""
 from __future__ import annotations
 
 from bytestreamrpc.constants import ErrorId, ResponseType
+from bytestreamrpc.messages import FilesystemVersion, InitialTransferRequest
 from fakes.scripted import Fault
 
 from ...context import CaseContext
@@ -14,10 +15,12 @@ from ...faults import (
     WrongType,
 )
 from ...setups import SINK_TARGET, VISIBLE
+from ...wire import go_json, version_obj
 from .run import (
     INFO,
     MUST,
     SHOULD,
+    ClientCaseRun,
     ccase,
     compare_with_reference,
     expect_exit,
@@ -166,9 +169,7 @@ def _fs_null(ctx: CaseContext) -> None:
     "A FilesystemDiff body of null is the empty list: no transfer, no crash",
 )
 def _fsv_null(ctx: CaseContext) -> None:
-    run = run_client(
-        ctx, faults={"FILESYSTEM_VERSIONS": RawBody(ResponseType.FILESYSTEM_DIFF, b"null\n")}
-    )
+    run = run_client(ctx, faults=_listing(b"null\n"))
     ctx.check(
         not run.transfers(),
         MUST,
@@ -188,13 +189,9 @@ def _fsv_null(ctx: CaseContext) -> None:
     "An unsorted FilesystemDiff body is refused as a failure of that dataset, not a crash",
 )
 def _fsv_unsorted(ctx: CaseContext) -> None:
-    from ...wire import go_json, version_obj
-
     vs = list(reversed(ctx.facts_for("demo").versions(VISIBLE)))
     body = go_json([version_obj(v) for v in vs])
-    run = run_client(
-        ctx, faults={"FILESYSTEM_VERSIONS": RawBody(ResponseType.FILESYSTEM_DIFF, body)}
-    )
+    run = run_client(ctx, faults=_listing(body))
     if run.info.kind in ("signal", "timeout"):
         ctx.should("the client crashed or hung on an unsorted list", "exit", run.info.describe())
     if run.transfers():
@@ -218,26 +215,19 @@ _ESCAPED_NAME = 's\x01\x1f\t\n\r"\\<>&\u2028\u2029é'
     "in Go's bytes",
 )
 def _reencode_escapes(ctx: CaseContext) -> None:
-    from bytestreamrpc.messages import InitialTransferRequest
-
-    from ...wire import go_json
-
     odd = {"Type": "snapshot", "Name": _ESCAPED_NAME, "Guid": 256, "CreateTXG": 255}
-    fault = RawBody(ResponseType.FILESYSTEM_DIFF, go_json([odd]))
-    run = run_client(ctx, faults={"FILESYSTEM_VERSIONS": fault})
-    inits = [s.body for s in run.server.requests if isinstance(s.body, InitialTransferRequest)]
-    if not inits:
+    run, sent = _list_versions(ctx, go_json([odd]))
+    if sent is None:
         ctx.should("no InitialTransfer of the one listed snapshot", "InitialTransfer", run.types)
-        return
-    sent = inits[0].filesystem_version
-    ctx.check(
-        (sent.name, sent.guid, sent.create_txg) == (_ESCAPED_NAME, 256, 255),
-        MUST,
-        "the InitialTransfer does not carry the listed snapshot unchanged",
-        repr((_ESCAPED_NAME, 256, 255)),
-        repr((sent.name, sent.guid, sent.create_txg)),
-    )
-    compare_with_reference(ctx, run, {"FILESYSTEM_VERSIONS": fault})
+    else:
+        ctx.check(
+            (sent.name, sent.guid, sent.create_txg) == (_ESCAPED_NAME, 256, 255),
+            MUST,
+            "the InitialTransfer does not carry the listed snapshot unchanged",
+            repr((_ESCAPED_NAME, 256, 255)),
+            repr((sent.name, sent.guid, sent.create_txg)),
+        )
+    compare_with_reference(ctx, run, _listing(go_json([odd])))
 
 
 @ccase(
@@ -247,26 +237,19 @@ def _reencode_escapes(ctx: CaseContext) -> None:
     "A FilesystemDiff body of 320 snapshots: the InitialTransfer carries the newest (the last)",
 )
 def _fsv_many(ctx: CaseContext) -> None:
-    from bytestreamrpc.messages import InitialTransferRequest
-
-    from ...wire import go_json
-
     listed = [
         {"Type": "snapshot", "Name": f"s{n:03d}", "Guid": 1000 + n, "CreateTXG": 10 + n}
         for n in range(320)
     ]
-    fault = RawBody(ResponseType.FILESYSTEM_DIFF, go_json(listed))
-    run = run_client(ctx, faults={"FILESYSTEM_VERSIONS": fault})
-    inits = [s.body for s in run.server.requests if isinstance(s.body, InitialTransferRequest)]
-    got = [(v.name, v.guid) for v in (i.filesystem_version for i in inits)]
+    run, sent = _list_versions(ctx, go_json(listed))
     ctx.check(
-        got[:1] == [("s319", 1319)],
+        sent is not None and (sent.name, sent.guid) == ("s319", 1319),
         MUST,
         "the InitialTransfer should carry the last of 320 listed snapshots",
         "s319 (GUID 1319)",
-        repr(got[:1]) if got else run.types,
+        repr((sent.name, sent.guid)) if sent is not None else run.types,
     )
-    compare_with_reference(ctx, run, {"FILESYSTEM_VERSIONS": fault})
+    compare_with_reference(ctx, run, _listing(go_json(listed)))
 
 
 # Every JSON escape form in one listed name, lone and paired surrogate escapes included, and
@@ -320,20 +303,30 @@ def _name_sent_back(ctx: CaseContext, written: bytes, decoded: str, extra: bytes
     """The pull client lists one snapshot named ``written`` (JSON string content; ``extra``:
     more members of its object) and must request it back as Go decodes it, ``decoded``, in
     Go's bytes."""
-    from bytestreamrpc.messages import InitialTransferRequest
-
     body = b'[{"Type":"snapshot","Name":"' + written + b'","Guid":7,"CreateTXG":9'
     body += extra + b"}]\n"
-    fault = RawBody(ResponseType.FILESYSTEM_DIFF, body)
-    run = run_client(ctx, faults={"FILESYSTEM_VERSIONS": fault})
-    inits = [s.body for s in run.server.requests if isinstance(s.body, InitialTransferRequest)]
-    names = [i.filesystem_version.name for i in inits]
+    run, sent = _list_versions(ctx, body)
     ctx.check(
-        names[:1] == [decoded],
+        sent is not None and sent.name == decoded,
         SHOULD,
         "the InitialTransfer should carry the name as Go decodes it (U+FFFD for each lone "
         "surrogate escape)",
         repr(decoded),
-        repr(names[:1]) if names else run.types,
+        repr(sent.name) if sent is not None else run.types,
     )
-    compare_with_reference(ctx, run, {"FILESYSTEM_VERSIONS": fault})
+    compare_with_reference(ctx, run, _listing(body))
+
+
+def _list_versions(ctx: CaseContext, body: bytes) -> tuple[ClientCaseRun, FilesystemVersion | None]:
+    """Serve the pull client with FilesystemVersions answered by ``body`` (a FilesystemDiff of
+    hand-made JSON); the run and the version its first InitialTransfer asked for, if any."""
+    run = run_client(ctx, faults=_listing(body))
+    for seen in run.server.requests:
+        if isinstance(seen.body, InitialTransferRequest):
+            return run, seen.body.filesystem_version
+    return run, None
+
+
+def _listing(body: bytes) -> dict[str, Fault]:
+    """The faults of :func:`_list_versions` (also for the reference run it is compared with)."""
+    return {"FILESYSTEM_VERSIONS": RawBody(ResponseType.FILESYSTEM_DIFF, body)}
